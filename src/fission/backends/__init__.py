@@ -1,0 +1,1 @@
+"""Where a job runs: local child processes, or Ray actors on servers."""

@@ -1,0 +1,1 @@
+"""One module per command; the dispatcher finds them here."""

@@ -1,0 +1,464 @@
+"""The supervisor: starts a network's job hosts, wires them, watches them, stops them.
+
+It is the only writer of the directory (which job runs where, in which state). It runs in the
+client's main thread as one ``selectors`` loop over: the control listener and one control
+connection per job host, every job's stdout and stderr, the backend's reports of exited
+processes, and a wake-up descriptor for SIGINT/SIGTERM. It never blocks on a single job.
+
+End of a run:
+
+* every sink finished  -> the other jobs get a moment to end on their own, then are stopped; 0;
+* a job failed         -> its traceback is shown with its name, everything stops; exit 1;
+* a job host vanished  -> reported with its exit status, everything stops; exit 1;
+* Ctrl+C or SIGTERM    -> every job stops (teardown runs), within 2 s at most; exit 0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+import selectors
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from fission.backends.local import LocalBackend
+from fission.core.errors import FissionError
+from fission.core.jobs import BaseJob
+from fission.core.network import Network
+from fission.runtime import endpoint, handshake
+from fission.runtime.control import ControlChannel, decode_message
+from fission.runtime.framing import FrameDecoder
+from fission.runtime.host import HostSpec
+from fission.client.output import JobOutput
+from fission.client.rundir import JOB_LOG, prepare_run_folder
+
+__all__ = ["JobRecord", "Simulation"]
+
+log = logging.getLogger("fission.client")
+
+#: After the last sink finished, how long other jobs may take to end on their own.
+FINISH_GRACE = 2.0
+#: After asking jobs to stop, how long before they are killed.
+STOP_GRACE = 1.0
+
+
+@dataclass
+class JobRecord:
+    """The directory entry of one job."""
+
+    job: BaseJob
+    epoch: int = 1
+    pid: int = 0
+    state: str = "PENDING"
+    endpoint: str = ""
+    exit_status: int | None = None
+    stats: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+    trace: str = ""
+    channel: ControlChannel | None = None
+    decoder: FrameDecoder = field(default_factory=lambda: FrameDecoder(16 * 1024 * 1024))
+    output: JobOutput | None = None
+    fds: dict[int, str] = field(default_factory=dict)  # read end -> "out" / "err"
+
+    @property
+    def alive(self) -> bool:
+        return self.pid != 0 and self.exit_status is None
+
+
+class Simulation:
+    """Runs a whole network on this machine (the ``simulate`` command)."""
+
+    def __init__(
+        self,
+        network: Network,
+        run_folder: Path,
+        secret: str,
+        terminal: TextIO | None = None,
+        status: Callable[[str], None] | None = None,
+    ) -> None:
+        self.network = network
+        self.run_folder = run_folder
+        self.secret = secret
+        self.terminal = terminal if terminal is not None else sys.stdout
+        self.status = status or (lambda text: print(text, file=sys.stderr, flush=True))
+        self.token = secrets.token_hex(6)
+        self.records = {job.id: JobRecord(job) for job in network.jobs}
+        self.backend = LocalBackend(network)
+        self.selector = selectors.DefaultSelector()
+        self.listener: socket.socket | None = None
+        self.control_address = ""
+        self.exit_code = 0
+        self._stop_reason = ""
+        self._stopping_since = 0.0
+        self._finishing_since = 0.0
+        self._peers_sent = False
+        self._wake_r: socket.socket | None = None
+        self._old_handlers: dict[int, Any] = {}
+        self.started_at = 0.0
+
+    # == lifecycle =============================================================================
+    def run(self) -> int:
+        """Run until the network ends or is stopped; returns the exit code."""
+        self.started_at = time.monotonic()
+        prepare_run_folder(self.network, self.run_folder)
+        self._configure_logging()
+        # The zygote must be forked before this process opens sockets or starts threads.
+        self.backend.start()
+        try:
+            self._install_signal_wakeup()
+            self.listener, self.control_address = endpoint.listen(
+                f"unix:@fission-{self.token}-client"
+            )
+            self.listener.setblocking(False)
+            self.selector.register(self.listener, selectors.EVENT_READ, ("listener",))
+            assert self.backend.sock is not None
+            self.selector.register(self.backend.sock, selectors.EVENT_READ, ("backend",))
+            for record in self.records.values():
+                self._start(record)
+            self._loop()
+        finally:
+            self._cleanup()
+        return self.exit_code
+
+    def _configure_logging(self) -> None:
+        settings = self.network.settings
+        handler = logging.FileHandler(settings.log_path(self.run_folder))
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s")
+        )
+        root = logging.getLogger("fission")
+        for old in list(root.handlers):
+            if getattr(old, "_fission_run", False):
+                root.removeHandler(old)
+                old.close()
+        handler._fission_run = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+        root.setLevel(settings.log_level())
+        log.info("network %s: %d jobs, run folder %s", self.network.name,
+                 len(self.network.jobs), self.run_folder)
+
+    def _install_signal_wakeup(self) -> None:
+        wake_r, wake_w = socket.socketpair()
+        wake_r.setblocking(False)
+        wake_w.setblocking(False)
+        self._wake_r = wake_r
+        self._wake_w = wake_w
+        self.selector.register(wake_r, selectors.EVENT_READ, ("signal",))
+        with contextlib.suppress(ValueError):  # not the main thread: no signal handling
+            signal.set_wakeup_fd(wake_w.fileno())
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old_handlers[sig] = signal.signal(sig, lambda *_: None)
+
+    def _start(self, record: JobRecord) -> None:
+        job = record.job
+        assert job.id is not None
+        settings = self.network.settings
+        workdir = self.run_folder / str(job.id)
+        if record.output is None:
+            width = max(len(j.name) for j in self.network.jobs)
+            record.output = JobOutput(
+                job.name,
+                workdir / JOB_LOG,
+                self.terminal if settings.DEBUG_WINDOW else None,
+                width,
+            )
+        spec = HostSpec(
+            job_id=job.id,
+            epoch=record.epoch,
+            listen=f"unix:@fission-{self.token}-job{job.id}-e{record.epoch}",
+            control=self.control_address,
+            secret=self.secret,
+            input_epochs={p.id: self.records[self.network.connections[p.id].producer.id].epoch
+                          for p in job.inputs},
+            window_blocks=settings.CREDIT_WINDOW,
+            window_bytes=settings.CREDIT_BYTES,
+        )
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        for fd, stream in ((out_r, "out"), (err_r, "err")):
+            os.set_blocking(fd, False)
+            record.fds[fd] = stream
+            self.selector.register(fd, selectors.EVENT_READ, ("output", job.id, stream))
+        self.backend.spawn(spec, str(workdir), out_w, err_w)
+        os.close(out_w)
+        os.close(err_w)
+        record.state = "STARTING"
+        log.debug("starting %s (epoch %d)", job.name, record.epoch)
+
+    # == the loop ===============================================================================
+    def _loop(self) -> None:
+        while True:
+            now = time.monotonic()
+            if self._stopping_since:
+                if not any(r.alive or r.fds for r in self.records.values()):
+                    return
+                if now - self._stopping_since > STOP_GRACE:
+                    self._kill_all(signal.SIGKILL)
+                    if now - self._stopping_since > STOP_GRACE + 1.0:
+                        return
+            elif self._finishing_since and now - self._finishing_since > FINISH_GRACE:
+                self.stop("the network finished", code=self.exit_code)
+            elif not any(r.alive for r in self.records.values()) and all(
+                r.state in ("FINISHED", "STOPPED", "FAILED") for r in self.records.values()
+            ):
+                self.stop("every job finished", code=self.exit_code)
+            for key, _mask in self.selector.select(0.1):
+                kind = key.data[0]
+                if kind == "output":
+                    self._on_output(key.fileobj, key.data[1], key.data[2])  # type: ignore[arg-type]
+                elif kind == "control":
+                    self._on_control(key.data[1], key.fileobj)  # type: ignore[arg-type]
+                elif kind == "listener":
+                    self._on_connect()
+                elif kind == "backend":
+                    self._on_backend()
+                elif kind == "signal":
+                    self._on_signal()
+
+    def _on_signal(self) -> None:
+        assert self._wake_r is not None
+        try:
+            data = self._wake_r.recv(64)
+        except OSError:
+            return
+        for signum in data:
+            if signum in (signal.SIGINT, signal.SIGTERM):
+                name = "Ctrl+C" if signum == signal.SIGINT else "SIGTERM"
+                if self._stopping_since:
+                    self._kill_all(signal.SIGKILL)
+                else:
+                    self.stop(f"{name}: stopping every job", code=0)
+
+    def _on_output(self, fd: int, job_id: int, stream: str) -> None:
+        record = self.records[job_id]
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if data:
+            assert record.output is not None
+            record.output.feed(stream, data)
+            return
+        self.selector.unregister(fd)
+        os.close(fd)
+        record.fds.pop(fd, None)
+
+    def _on_connect(self) -> None:
+        assert self.listener is not None
+        try:
+            sock, _ = self.listener.accept()
+        except BlockingIOError:
+            return
+        sock.setblocking(True)
+        sock.settimeout(2.0)
+
+        def decide(hello: dict[str, Any]) -> dict[str, Any]:
+            record = self.records.get(hello.get("job"))  # type: ignore[arg-type]
+            if hello.get("role") != "host" or record is None:
+                raise FissionError(f"unknown job {hello.get('job')!r}")
+            if hello.get("epoch") != record.epoch:
+                raise FissionError(f"stale epoch {hello.get('epoch')} for {record.job.name}")
+            return {}
+
+        try:
+            hello, _ = handshake.accept(sock, bytes.fromhex(self.secret), decide)
+        except (OSError, FissionError) as exc:
+            log.warning("rejected a control connection: %s", exc)
+            sock.close()
+            return
+        record = self.records[hello["job"]]
+        sock.settimeout(None)
+        record.channel = ControlChannel(sock)
+        sock.setblocking(False)
+        self.selector.register(sock, selectors.EVENT_READ, ("control", record.job.id))
+
+    def _on_control(self, job_id: int, sock: socket.socket) -> None:
+        record = self.records[job_id]
+        try:
+            data = sock.recv(65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.selector.unregister(sock)
+            sock.close()
+            record.channel = None
+            return
+        try:
+            messages = [decode_message(f) for f in record.decoder.feed(data)]
+        except FissionError as exc:
+            log.warning("%s: malformed control message (%s); connection closed",
+                        record.job.name, exc)
+            self.selector.unregister(sock)
+            sock.close()
+            record.channel = None
+            return
+        for message in messages:
+            self._on_message(record, message)
+
+    def _on_message(self, record: JobRecord, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        if message.get("epoch") != record.epoch:
+            return
+        if kind == "ready":
+            record.endpoint = str(message["endpoint"])
+            record.state = "RUNNING"
+            log.info("%s ready at %s", record.job.name, record.endpoint)
+            if all(r.endpoint for r in self.records.values()) and not self._peers_sent:
+                self._peers_sent = True
+                self._send_peers()
+                log.info("all %d jobs ready after %.3f s", len(self.records),
+                         time.monotonic() - self.started_at)
+        elif kind == "stats":
+            record.stats = message
+        elif kind == "state":
+            record.stats = message
+            state = str(message["state"])
+            record.state = state
+            if state == "FAILED":
+                self._on_failed(record, message)
+            elif state == "FINISHED":
+                log.info("%s finished after round %s", record.job.name, message.get("round"))
+                sinks = self.network.sinks()
+                if sinks and all(self.records[s.id].state == "FINISHED" for s in sinks):
+                    if not self._finishing_since and not self._stopping_since:
+                        self._finishing_since = time.monotonic()
+                        self.status("fission: every sink finished")
+
+    def _on_failed(self, record: JobRecord, message: dict[str, Any]) -> None:
+        record.error = str(message.get("error", ""))
+        record.trace = str(message.get("traceback", ""))
+        if record.output is not None:
+            record.output.note(record.trace or record.error)
+        print(f"\nfission: job {record.job.name} failed: {record.error}", file=sys.stderr)
+        if record.trace:
+            for line in record.trace.rstrip("\n").split("\n"):
+                print(f"  [{record.job.name}] {line}", file=sys.stderr)
+        sys.stderr.flush()
+        log.error("%s failed: %s\n%s", record.job.name, record.error, record.trace)
+        self.stop(f"{record.job.name} failed", code=1)
+
+    def _on_backend(self) -> None:
+        report = self.backend.receive()
+        if report is None:
+            self.selector.unregister(self.backend.sock)  # type: ignore[arg-type]
+            if not self._stopping_since:
+                self.stop("the local job launcher died", code=1)
+            for record in self.records.values():
+                record.exit_status = record.exit_status if record.exit_status is not None else -9
+            return
+        if "spawned" in report:
+            record = self.records[report["spawned"]]
+            if report["epoch"] == record.epoch:
+                record.pid = int(report["pid"])
+        elif "exited" in report:
+            for record in self.records.values():
+                if record.pid == report["exited"]:
+                    record.exit_status = int(report["status"])
+                    self._on_exit(record)
+
+    def _drain_control(self, record: JobRecord) -> None:
+        """Read what an exited job host still had in flight on its control connection."""
+        channel = record.channel
+        if channel is None:
+            return
+        sock = channel.sock
+        with contextlib.suppress(KeyError, ValueError):
+            self.selector.unregister(sock)
+        sock.settimeout(0.5)
+        while True:
+            try:
+                data = sock.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                break
+            with contextlib.suppress(FissionError):
+                for frame in record.decoder.feed(data):
+                    self._on_message(record, decode_message(frame))
+        channel.close()
+        record.channel = None
+
+    def _on_exit(self, record: JobRecord) -> None:
+        self._drain_control(record)
+        status = record.exit_status
+        log.info("%s exited with status %s", record.job.name, status)
+        if record.state in ("FINISHED", "FAILED", "STOPPED") or self._stopping_since:
+            return
+        how = f"killed by signal {-status}" if status is not None and status < 0 else \
+            f"exit status {status}"
+        record.state = "FAILED"
+        record.error = f"the job's process ended unexpectedly ({how})"
+        print(f"\nfission: job {record.job.name} died: {record.error}", file=sys.stderr)
+        self.stop(f"{record.job.name} died", code=1)
+
+    # == wiring ================================================================================
+    def _send_peers(self) -> None:
+        for record in self.records.values():
+            job = record.job
+            outputs = {}
+            for pipe in job.outputs:
+                consumer = self.records[self.network.connections[pipe.id].consumer.id]
+                outputs[str(pipe.id)] = [consumer.endpoint, consumer.epoch]
+            inputs = {
+                str(pipe.id): self.records[self.network.connections[pipe.id].producer.id].epoch
+                for pipe in job.inputs
+            }
+            if record.channel is not None:
+                record.channel.send({"type": "peers", "outputs": outputs, "inputs": inputs})
+
+    # == stopping ==============================================================================
+    def stop(self, reason: str, code: int) -> None:
+        if self._stopping_since:
+            return
+        self._stopping_since = time.monotonic()
+        self._stop_reason = reason
+        self.exit_code = code
+        log.info("stopping: %s", reason)
+        if reason and not reason.startswith("every job finished"):
+            self.status(f"fission: {reason}")
+        for record in self.records.values():
+            if record.alive:
+                self.backend.signal_job(record.pid, signal.SIGTERM)
+
+    def _kill_all(self, sig: int) -> None:
+        for record in self.records.values():
+            if record.alive:
+                self.backend.signal_job(record.pid, sig)
+
+    def _cleanup(self) -> None:
+        self._kill_all(signal.SIGKILL)
+        for record in self.records.values():
+            for fd in list(record.fds):
+                with contextlib.suppress(KeyError, ValueError, OSError):
+                    self.selector.unregister(fd)
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            record.fds.clear()
+            if record.channel is not None:
+                record.channel.close()
+            if record.output is not None:
+                record.output.close()
+        self.backend.close()
+        if self.listener is not None:
+            self.listener.close()
+        with contextlib.suppress(ValueError):
+            signal.set_wakeup_fd(-1)
+        for sig, handler in self._old_handlers.items():
+            signal.signal(sig, handler)
+        self.selector.close()
+        for handler in list(logging.getLogger("fission").handlers):
+            if getattr(handler, "_fission_run", False):
+                logging.getLogger("fission").removeHandler(handler)
+                handler.close()

@@ -1,0 +1,264 @@
+"""The validated network: jobs numbered in config order and the pipes between them.
+
+``Network.build`` takes the ``JOBS`` list of config.py and either returns an immutable graph or
+raises a :class:`~fission.core.errors.ConfigError` naming the config line, the job and the pipe id.
+Everything a running network relies on is checked here, before any process starts:
+
+* each pipe has exactly one producer and one consumer among ``JOBS`` (not zero, not two);
+* no job feeds itself, and synchronous pipes form no cycle (a cycle could never start);
+* each job's ``run`` can take its inputs as positional arguments; generators only for sources;
+* pipe classes allow the jobs at their ends (``SOURCE_JOBS`` / ``DESTINATION_JOBS``).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import networkx as nx
+
+from fission.core.declaration import describe
+from fission.core.errors import ConfigError, JobError, PipeError
+from fission.core.jobs import BaseJob
+from fission.core.pipes import BasePipe
+from fission.core.settings import Settings
+
+__all__ = ["Connection", "Network"]
+
+
+@dataclass(frozen=True)
+class Connection:
+    """One wired pipe: who produces it, who consumes it, at which argument positions."""
+
+    pipe: BasePipe
+    producer: BaseJob
+    consumer: BaseJob
+    producer_slot: int
+    consumer_slot: int
+
+    @property
+    def id(self) -> int:
+        return self.pipe.id
+
+
+class Network:
+    """An immutable, validated job graph plus the network's settings."""
+
+    def __init__(
+        self,
+        name: str,
+        jobs: Sequence[BaseJob],
+        connections: dict[int, Connection],
+        settings: Settings,
+        network_dir: Path | None = None,
+    ) -> None:
+        self.name = name
+        self.jobs: tuple[BaseJob, ...] = tuple(jobs)
+        self.connections = dict(connections)
+        self.settings = settings
+        self.network_dir = network_dir
+        self.graph = nx.MultiDiGraph()
+        for job in self.jobs:
+            self.graph.add_node(job.id, job=job)
+        for conn in self.connections.values():
+            self.graph.add_edge(conn.producer.id, conn.consumer.id, key=conn.id, pipe=conn.pipe)
+
+    # -- queries ----------------------------------------------------------------------------
+    def job(self, job_id: int) -> BaseJob:
+        return self.jobs[job_id - 1]
+
+    def sinks(self) -> list[BaseJob]:
+        return [job for job in self.jobs if job.is_sink()]
+
+    def sources(self) -> list[BaseJob]:
+        return [job for job in self.jobs if not job.inputs]
+
+    def inputs_of(self, job: BaseJob) -> list[Connection]:
+        return [self.connections[p.id] for p in job.inputs]
+
+    def outputs_of(self, job: BaseJob) -> list[Connection]:
+        return [self.connections[p.id] for p in job.outputs]
+
+    def __repr__(self) -> str:
+        return f"<Network {self.name}: {len(self.jobs)} jobs, {len(self.connections)} pipes>"
+
+    # -- construction -----------------------------------------------------------------------
+    @classmethod
+    def build(
+        cls,
+        name: str,
+        jobs: Iterable[object],
+        settings: Settings,
+        declared_jobs: Sequence[BaseJob] = (),
+        network_dir: Path | None = None,
+    ) -> Network:
+        """Validate ``jobs`` (the JOBS list) and number them 1, 2, ... in order."""
+        config = settings.config_file
+        job_list = _checked_job_list(jobs, config)
+        for number, job in enumerate(job_list, start=1):
+            job.id = number
+        producers: dict[int, tuple[BaseJob, int]] = {}
+        consumers: dict[int, tuple[BaseJob, int]] = {}
+        pipes: dict[int, BasePipe] = {}
+        for job in job_list:
+            _register_ends(job, "outputs", producers, pipes)
+            _register_ends(job, "inputs", consumers, pipes)
+            if not job.inputs and not job.outputs:
+                raise JobError(
+                    f"{job.declared_at}: {job.name} has neither inputs nor outputs; give it "
+                    f"pipes, e.g. outputs=[PicklePipe(101)]"
+                )
+            _check_run_signature(job)
+        listed = {id(job) for job in job_list}
+        unlisted = [job for job in declared_jobs if id(job) not in listed]
+        connections: dict[int, Connection] = {}
+        for pipe_id, pipe in sorted(pipes.items()):
+            if pipe_id not in producers:
+                consumer = consumers[pipe_id][0]
+                raise PipeError(
+                    f"{consumer.declared_at}: pipe {pipe_id} is an input of {consumer.name} but "
+                    f"no job in JOBS has it as an output"
+                    + _unlisted_hint(unlisted, pipe_id, "outputs")
+                )
+            if pipe_id not in consumers:
+                producer = producers[pipe_id][0]
+                raise PipeError(
+                    f"{producer.declared_at}: pipe {pipe_id} is an output of {producer.name} but "
+                    f"no job in JOBS has it as an input"
+                    + _unlisted_hint(unlisted, pipe_id, "inputs")
+                )
+            producer, out_slot = producers[pipe_id]
+            consumer, in_slot = consumers[pipe_id]
+            if producer is consumer:
+                raise PipeError(
+                    f"{producer.declared_at}: {producer.name} has pipe {pipe_id} as both input "
+                    f"and output; a job cannot feed itself"
+                )
+            _check_whitelists(pipe, producer, consumer)
+            connections[pipe_id] = Connection(pipe, producer, consumer, out_slot, in_slot)
+        network = cls(name, job_list, connections, settings, network_dir)
+        _check_acyclic(network)
+        return network
+
+
+def _checked_job_list(jobs: Iterable[object], config: str) -> list[BaseJob]:
+    if not isinstance(jobs, (list, tuple)):
+        raise ConfigError(f"{config}: JOBS must be a list of jobs, got {type(jobs).__name__}")
+    seen: dict[int, int] = {}
+    job_list: list[BaseJob] = []
+    for position, job in enumerate(jobs, start=1):
+        if not isinstance(job, BaseJob):
+            raise ConfigError(
+                f"{config}: JOBS entry {position} is {job!r}, not a job; JOBS holds job objects "
+                f"such as SourceJob(outputs=[PicklePipe(101)])"
+            )
+        if id(job) in seen:
+            raise ConfigError(
+                f"{job.declared_at}: the same {type(job).__name__} object is listed twice in "
+                f"JOBS (entries {seen[id(job)]} and {position}); create two jobs instead"
+            )
+        seen[id(job)] = position
+        job_list.append(job)
+    if not job_list:
+        raise ConfigError(f"{config}: JOBS is empty; list the jobs of the network")
+    return job_list
+
+
+def _register_ends(
+    job: BaseJob,
+    role: str,
+    ends: dict[int, tuple[BaseJob, int]],
+    pipes: dict[int, BasePipe],
+) -> None:
+    what = "producer" if role == "outputs" else "consumer"
+    for slot, pipe in enumerate(getattr(job, role)):
+        known = pipes.setdefault(pipe.id, pipe)
+        if known is not pipe:
+            # Two distinct objects with one id: only possible when a pipe was created outside
+            # the config's declaration scope (e.g. in a module imported before the load).
+            raise PipeError(
+                f"{job.declared_at}: {job.name} uses a second, different pipe object with id "
+                f"{pipe.id} ({describe(known)} is the first); declare pipes in config.py"
+            )
+        if pipe.id in ends:
+            other, _ = ends[pipe.id]
+            if other is job:
+                raise PipeError(
+                    f"{job.declared_at}: {job.name} lists pipe {pipe.id} twice in its {role}"
+                )
+            raise PipeError(
+                f"{job.declared_at}: pipe {pipe.id} has two {what}s: {job.name} and "
+                f"{other.name} ({other.declared_at}); a pipe connects exactly one producer to "
+                f"one consumer, so give one of them another pipe id"
+            )
+        ends[pipe.id] = (job, slot)
+
+
+def _unlisted_hint(unlisted: Sequence[BaseJob], pipe_id: int, role: str) -> str:
+    for job in unlisted:
+        if any(p.id == pipe_id for p in getattr(job, role)):
+            return (
+                f"; {type(job).__name__} created at {job.declared_at} has it, but that job is "
+                f"not listed in JOBS"
+            )
+    return "; add the job at the other end, or remove the pipe"
+
+
+def _check_run_signature(job: BaseJob) -> None:
+    run = job.run
+    try:
+        signature = inspect.signature(run)
+    except (TypeError, ValueError):  # builtins without signatures: nothing to check
+        return
+    count = len(job.inputs)
+    if inspect.isgeneratorfunction(run) and count:
+        raise JobError(
+            f"{job.declared_at}: {job.name}.run is a generator but the job has {count} "
+            f"input(s); only sources (jobs without inputs) may yield, others return a value"
+        )
+    try:
+        signature.bind(*range(count))
+    except TypeError as exc:
+        params = ", ".join(["self", *signature.parameters]) if signature.parameters else "self"
+        raise JobError(
+            f"{job.declared_at}: {job.name}.run({params}) cannot take its {count} input(s) "
+            f"({', '.join(repr(p) for p in job.inputs) or 'none'}): {exc}; give run one "
+            f"positional parameter per input pipe, in config order"
+        ) from None
+
+
+def _check_whitelists(pipe: BasePipe, producer: BaseJob, consumer: BaseJob) -> None:
+    allowed_sources = getattr(pipe, "SOURCE_JOBS", None)
+    if allowed_sources and type(producer) not in tuple(allowed_sources):
+        raise PipeError(
+            f"{producer.declared_at}: {pipe!r} only accepts producers of type "
+            f"{', '.join(t.__name__ for t in allowed_sources)}, not {type(producer).__name__}"
+        )
+    allowed_destinations = getattr(pipe, "DESTINATION_JOBS", None)
+    if allowed_destinations and type(consumer) not in tuple(allowed_destinations):
+        raise PipeError(
+            f"{consumer.declared_at}: {pipe!r} only accepts consumers of type "
+            f"{', '.join(t.__name__ for t in allowed_destinations)}, not {type(consumer).__name__}"
+        )
+
+
+def _check_acyclic(network: Network) -> None:
+    synchronous = nx.DiGraph()
+    synchronous.add_nodes_from(job.id for job in network.jobs)
+    for conn in network.connections.values():
+        if not conn.pipe.ASYNC:
+            synchronous.add_edge(conn.producer.id, conn.consumer.id, pipe=conn.id)
+    try:
+        cycle = nx.find_cycle(synchronous)
+    except nx.NetworkXNoCycle:
+        return
+    first = network.job(cycle[0][0])
+    path = " -> ".join(
+        f"{network.job(a).name} (pipe {synchronous.edges[a, b]['pipe']})" for a, b in cycle
+    )
+    raise PipeError(
+        f"{first.declared_at}: the pipes form a cycle: {path} -> {first.name}; every round "
+        f"would wait for itself. Break the cycle or make one pipe optional"
+    )

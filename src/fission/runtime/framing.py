@@ -1,0 +1,113 @@
+"""Frames on the wire: a fixed header and a payload. Sans-I/O: bytes in, frames out.
+
+Header (little endian, 18 bytes)::
+
+    kind u8 | flags u8 | pipe u32 | sqn u64 | length u32 | payload (length bytes)
+
+``kind`` says what the frame is (a data block, an acknowledgement, ...); ``flags`` is the
+block's head byte (reserved bits below, the rest belongs to the user). Frames are never
+pickled: only a DATA payload is user data, and only the pipe's codec decodes it, only after the
+peer authenticated.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from enum import IntEnum
+
+from fission.core.errors import ProtocolError
+
+__all__ = [
+    "FLAG_CORRUPTED",
+    "FLAG_FINISHED",
+    "FLAG_RESET",
+    "HEADER",
+    "HEADER_SIZE",
+    "MAX_PAYLOAD",
+    "Frame",
+    "FrameDecoder",
+    "Kind",
+    "encode",
+]
+
+HEADER = struct.Struct("<BBIQI")
+HEADER_SIZE = HEADER.size
+#: Largest payload accepted from a peer; bigger lengths mean a corrupt or hostile stream.
+MAX_PAYLOAD = 256 * 1024 * 1024
+
+# Reserved head bits (the original's layout: most significant bits first).
+FLAG_CORRUPTED = 0x80  # the block is a stand-in for lost data (a gap)
+FLAG_RESET = 0x40  # kept for compatibility; numbering restarts are not used
+FLAG_FINISHED = 0x20  # the last block of the stream
+
+
+class Kind(IntEnum):
+    """What a frame carries."""
+
+    DATA = 1  # one block of a pipe: sqn, head flags, payload
+    SKIP = 2  # the producer's round ``sqn`` had no output for this pipe
+    EOS = 3  # end of stream: ``sqn`` is the last block the producer will send
+    ACK = 4  # consumer -> producer: every block up to ``sqn`` is safe downstream
+    CLOSE = 5  # consumer -> producer: send nothing more, I have finished
+    HELLO = 16  # handshake messages: JSON payloads, see runtime.handshake
+    CHALLENGE = 17
+    PROOF = 18
+    CONTROL = 32  # client <-> job host messages: JSON payloads, see runtime.control
+
+
+_KINDS = frozenset(int(k) for k in Kind)
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    kind: int
+    flags: int
+    pipe: int
+    sqn: int
+    payload: bytes
+
+
+def encode(kind: int, pipe: int, sqn: int, payload: bytes = b"", flags: int = 0) -> bytes:
+    """One frame as bytes."""
+    return HEADER.pack(kind, flags, pipe, sqn, len(payload)) + payload
+
+
+class FrameDecoder:
+    """Cuts a byte stream into frames; keeps an incomplete tail for the next ``feed``.
+
+    Raises :class:`ProtocolError` on an unknown kind or an oversized length: the caller closes
+    that connection, nothing else is affected.
+    """
+
+    __slots__ = ("_buffer", "max_payload")
+
+    def __init__(self, max_payload: int = MAX_PAYLOAD) -> None:
+        self._buffer = bytearray()
+        self.max_payload = max_payload
+
+    def feed(self, data: bytes) -> list[Frame]:
+        buffer = self._buffer
+        buffer += data
+        frames: list[Frame] = []
+        offset = 0
+        end = len(buffer)
+        unpack = HEADER.unpack_from
+        while end - offset >= HEADER_SIZE:
+            kind, flags, pipe, sqn, length = unpack(buffer, offset)
+            if kind not in _KINDS:
+                raise ProtocolError(f"unknown frame kind {kind}")
+            if length > self.max_payload:
+                raise ProtocolError(f"frame of {length} bytes exceeds the {self.max_payload} limit")
+            stop = offset + HEADER_SIZE + length
+            if stop > end:
+                break
+            frames.append(Frame(kind, flags, pipe, sqn, bytes(buffer[offset + HEADER_SIZE : stop])))
+            offset = stop
+        del buffer[:offset]
+        return frames
+
+    @property
+    def pending(self) -> int:
+        """Bytes of an incomplete frame waiting for more data."""
+        return len(self._buffer)

@@ -1,0 +1,831 @@
+"""The job host: the one OS process that runs one job.
+
+Inputs -> aligner -> the job's ``run`` -> outputs, in a single thread that also does all of the
+job's socket I/O (one ``selectors`` loop): handing blocks between threads costs a third of the
+throughput under the GIL. Three small helper threads only set things up or watch:
+
+* the *acceptor* authenticates producers connecting to this job's inputs;
+* one *connector* per output authenticates to the consumer the client named;
+* the *control* thread talks to the client (peers, stop, heartbeats, progress).
+
+They hand finished connections to the I/O thread through a queue and a wake-up socket.
+
+Rounds (DESIGN section 4): round ``r`` takes, from every input ``i``, the blocks with sequence
+numbers ``(r-1)*BLOCK_COUNT_i + 1 .. r*BLOCK_COUNT_i``; its outputs carry sqn ``r``. Sources
+number their blocks 1, 2, 3, ... Nothing is dropped to catch up.
+
+Acknowledgements (DESIGN section 5): a sink acknowledges a round once ``run`` returned; any other
+job acknowledges input round ``r`` only when every output acknowledged sqn ``r``. So every block
+is held by some replay buffer until its effect has reached the sinks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import os
+import queue
+import selectors
+import signal
+import socket
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from fission.core.errors import FissionError, ProtocolError
+from fission.core.jobs import BaseJob
+from fission.runtime import endpoint, handshake
+from fission.runtime.control import ControlChannel
+from fission.runtime.framing import FLAG_FINISHED, Kind
+from fission.runtime.links import InputLink, OutputLink
+
+__all__ = ["HostSpec", "HostStopped", "JobHost"]
+
+_DATA = int(Kind.DATA)
+_SKIP = int(Kind.SKIP)
+#: Blocks per output batch before it is written out.
+BATCH_BLOCKS = 256
+#: A batch older than this (seconds) is written out even if it is not full.
+FLUSH_AFTER = 0.0005
+#: A user call slower than this marks the job as slow: its blocks leave one by one.
+SLOW_CALL = 0.0001
+#: Rounds processed before looking at the sockets again.
+ROUNDS_PER_TURN = 2048
+HEARTBEAT_EVERY = 1.0
+
+
+@dataclass
+class HostSpec:
+    """Everything a job host needs besides the job object itself."""
+
+    job_id: int
+    epoch: int
+    listen: str
+    control: str
+    secret: str
+    input_epochs: dict[int, int] = field(default_factory=dict)
+    window_blocks: int = 4096
+    window_bytes: int = 16 * 1024 * 1024
+    fence_after: float = 0.0  # seconds without the client before stopping; 0 = never
+
+
+class HostStopped(BaseException):
+    """Raised in the I/O thread to stop the job (SIGTERM or a stop message)."""
+
+
+class JobFailed(Exception):
+    """The job's own code raised or broke the job API; carries the formatted traceback."""
+
+    def __init__(self, message: str, trace: str) -> None:
+        super().__init__(message)
+        self.trace = trace
+
+
+class _Outputs:
+    """Maps a ``run`` result onto the output links, encoding with each pipe's codec."""
+
+    def __init__(self, job: BaseJob, links: list[OutputLink]) -> None:
+        self.job = job
+        self.links = links
+        self.packers = [pipe.pack for pipe in job.outputs]
+        self.count = len(links)
+
+    def emit(self, sqn: int, result: Any, flags: int) -> None:
+        links = self.links
+        if result is None:
+            for link in links:
+                link.add(_SKIP, sqn, b"", flags)
+            return
+        if type(result) is tuple:
+            if len(result) != self.count:
+                raise TypeError(
+                    f"{self.job.name}.run returned a tuple of {len(result)} values but the job "
+                    f"has {self.count} output(s); return one value per output, or wrap a tuple "
+                    f"meant as one value: return (value,)"
+                )
+            for link, pack, value in zip(links, self.packers, result, strict=True):
+                if value is None:
+                    link.add(_SKIP, sqn, b"", flags)
+                else:
+                    link.add(_DATA, sqn, pack(value), flags)
+            return
+        for link, pack in zip(links, self.packers, strict=True):
+            link.add(_DATA, sqn, pack(result), flags)
+
+
+class JobHost:
+    """Runs one job until its stream ends, it fails, or it is told to stop."""
+
+    def __init__(self, job: BaseJob, spec: HostSpec) -> None:
+        self.job = job
+        self.spec = spec
+        self.secret = bytes.fromhex(spec.secret)
+        self.inputs = [InputLink(p.id, p.block_count) for p in job.inputs]
+        self.outputs = [
+            OutputLink(p.id, spec.window_blocks, spec.window_bytes) for p in job.outputs
+        ]
+        self._input_by_pipe = {link.pipe_id: link for link in self.inputs}
+        self._output_by_pipe = {link.pipe_id: link for link in self.outputs}
+        self._unpackers = [p.unpack for p in job.inputs]
+        self._emitter = _Outputs(job, self.outputs)
+        self._handoff: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._selector = selectors.DefaultSelector()
+        self._registered: dict[int, tuple[socket.socket, int]] = {}  # id(link) -> (sock, events)
+        self._targets: dict[int, tuple[str, int]] = {}  # output pipe -> (endpoint, epoch)
+        self._target_events = {link.pipe_id: threading.Event() for link in self.outputs}
+        self._stopping = threading.Event()
+        self.control: ControlChannel | None = None
+        self.listener: socket.socket | None = None
+        self.address = ""
+        # progress
+        self.round = 0  # last round processed (sources: last sqn produced)
+        self._acked_round = 0
+        self._started_round = False
+        self._ending = False
+        self._torn_down = False
+        self._setup_done = False
+        self._in_user_code = False
+        self._stop_raised = False
+        self._stop_requested = False
+        self._flush_due = False
+        self._armed = False
+        self._use_alarm = threading.current_thread() is threading.main_thread()
+        self._batch_started = 0.0
+        self._slow = False
+        self._last_contact = time.monotonic()
+        self.state = "STARTING"
+
+    # == public entry point ==================================================================
+    def main(self) -> int:
+        """Run the job; returns the process exit code (0 finished or stopped, 1 failed)."""
+        code = 0
+        try:
+            self._install_signals()
+            self._open()
+            self._run_setup()
+            self._report("ready", endpoint=self.address)
+            self._loop()
+            self._teardown()
+            self._report_state("FINISHED")
+        except HostStopped:
+            self._disarm()
+            self._teardown()
+            self._report_state("STOPPED")
+        except JobFailed as failure:
+            self._disarm()
+            sys.stderr.write(failure.trace)
+            sys.stderr.flush()
+            with contextlib.suppress(Exception, HostStopped):
+                self._teardown()
+            self._report_state("FAILED", error=str(failure), traceback=failure.trace)
+            code = 1
+        finally:
+            self._stopping.set()
+            self._close_all()
+        return code
+
+    # == set-up ==============================================================================
+    def _install_signals(self) -> None:
+        if not self._use_alarm:
+            return
+
+        def stop(signum: int, frame: Any) -> None:
+            if not self._stop_raised:
+                self._stop_raised = True
+                self._stopping.set()
+                raise HostStopped()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGALRM, self._on_alarm)
+
+    def _open(self) -> None:
+        self.listener, self.address = endpoint.listen(self.spec.listen)
+        self._selector.register(self._wake_r, selectors.EVENT_READ, None)
+        sock = endpoint.connect(self.spec.control)
+        sock.settimeout(5.0)
+        handshake.connect(
+            sock,
+            self.secret,
+            {"role": "host", "job": self.spec.job_id, "epoch": self.spec.epoch},
+        )
+        sock.settimeout(None)
+        self.control = ControlChannel(sock)
+        for target, name in (
+            (self._accept_loop, "acceptor"),
+            (self._control_loop, "control"),
+            (self._heartbeat_loop, "heartbeat"),
+        ):
+            threading.Thread(target=target, name=name, daemon=True).start()
+        for link in self.outputs:
+            threading.Thread(
+                target=self._connect_loop, args=(link,), name=f"out-{link.pipe_id}", daemon=True
+            ).start()
+
+    def _run_setup(self) -> None:
+        try:
+            self.job.setup()
+        except HostStopped:
+            raise
+        except Exception as exc:
+            raise JobFailed(
+                f"{self.job.name}.setup() raised {type(exc).__name__}: {exc}", _user_trace(exc)
+            ) from None
+        self._setup_done = True
+
+    def _teardown(self) -> None:
+        if self._setup_done and not self._torn_down:
+            self._torn_down = True
+            try:
+                self.job.teardown()
+            except Exception as exc:
+                sys.stderr.write(f"{self.job.name}.teardown() raised:\n{_user_trace(exc)}")
+
+    # == helper threads =======================================================================
+    def _accept_loop(self) -> None:
+        assert self.listener is not None
+        while not self._stopping.is_set():
+            try:
+                sock, peer = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(
+                target=self._authenticate_input, args=(sock, str(peer)), daemon=True
+            ).start()
+
+    def _authenticate_input(self, sock: socket.socket, peer: str) -> None:
+        def decide(hello: dict[str, Any]) -> dict[str, Any]:
+            pipe = hello.get("pipe")
+            link = self._input_by_pipe.get(pipe)  # type: ignore[arg-type]
+            if link is None:
+                raise ProtocolError(f"{self.job.name} has no input pipe {pipe!r}")
+            expected = self.spec.input_epochs.get(link.pipe_id, 0)
+            if expected and hello.get("producer_epoch") != expected:
+                raise ProtocolError(
+                    f"pipe {pipe}: producer epoch {hello.get('producer_epoch')} is stale "
+                    f"(expected {expected})"
+                )
+            if hello.get("consumer_epoch") not in (0, self.spec.epoch):
+                raise ProtocolError(
+                    f"pipe {pipe}: producer expects consumer epoch {hello.get('consumer_epoch')}"
+                    f", this is epoch {self.spec.epoch}"
+                )
+            return {"consumer_epoch": self.spec.epoch, "resume_from": link.next_sqn}
+
+        try:
+            sock.settimeout(2.0)
+            endpoint.tune(sock)
+            hello, _ = handshake.accept(sock, self.secret, decide)
+        except (OSError, FissionError) as exc:
+            sys.stderr.write(f"fission: rejected a connection to {self.job.name} from {peer}: "
+                             f"{exc}\n")
+            sock.close()
+            return
+        self._handoff.put(
+            ("input", int(hello["pipe"]), sock, int(hello.get("acked", 0)), peer,
+             int(hello.get("producer_epoch", 0)))
+        )
+        self._wake()
+
+    def _connect_loop(self, link: OutputLink) -> None:
+        event = self._target_events[link.pipe_id]
+        delay = 0.02
+        while not self._stopping.is_set():
+            event.wait()
+            if self._stopping.is_set() or link.closed:
+                return
+            address, epoch = self._targets[link.pipe_id]
+            try:
+                sock = endpoint.connect(address, timeout=2.0)
+                endpoint.tune(sock)
+                answer = handshake.connect(
+                    sock,
+                    self.secret,
+                    {
+                        "role": "producer",
+                        "pipe": link.pipe_id,
+                        "producer_epoch": self.spec.epoch,
+                        "consumer_epoch": epoch,
+                        "acked": link.acked,
+                    },
+                )
+                if epoch and answer.get("consumer_epoch") != epoch:
+                    raise ProtocolError(
+                        f"pipe {link.pipe_id}: consumer at {address} is epoch "
+                        f"{answer.get('consumer_epoch')}, expected {epoch}"
+                    )
+            except (OSError, FissionError) as exc:
+                if self._stopping.is_set():
+                    return
+                if isinstance(exc, FissionError):
+                    sys.stderr.write(f"fission: pipe {link.pipe_id}: {exc}\n")
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
+                continue
+            delay = 0.02
+            event.clear()
+            sock.settimeout(None)
+            self._handoff.put(("output", link.pipe_id, sock, int(answer.get("resume_from", 0))))
+            self._wake()
+
+    def _control_loop(self) -> None:
+        assert self.control is not None
+        while True:
+            message = self.control.receive()
+            if message is None:
+                if not self._stopping.is_set():
+                    sys.stderr.write("fission: lost the connection to the client; stopping\n")
+                    self._request_stop()
+                return
+            self._last_contact = time.monotonic()
+            kind = message["type"]
+            if kind == "peers":
+                self._apply_peers(message)
+            elif kind == "stop":
+                self._request_stop()
+                return
+
+    def _apply_peers(self, message: dict[str, Any]) -> None:
+        """New endpoints and epochs from the client (start, or after a failover)."""
+        for pipe_text, (address, epoch) in message.get("outputs", {}).items():
+            pipe = int(pipe_text)
+            if pipe not in self._target_events or self._targets.get(pipe) == (address, epoch):
+                continue
+            had_target = pipe in self._targets
+            self._targets[pipe] = (str(address), int(epoch))
+            if had_target:
+                self._handoff.put(("retarget", pipe))
+            self._target_events[pipe].set()
+        for pipe_text, epoch in message.get("inputs", {}).items():
+            pipe = int(pipe_text)
+            if self.spec.input_epochs.get(pipe) != int(epoch):
+                self.spec.input_epochs[pipe] = int(epoch)
+                self._handoff.put(("refence", pipe))
+        self._wake()
+
+    def _heartbeat_loop(self) -> None:
+        while not self._stopping.wait(HEARTBEAT_EVERY):
+            self._report("stats", **self.statistics())
+            fence = self.spec.fence_after
+            if fence and time.monotonic() - self._last_contact > fence:
+                sys.stderr.write(
+                    f"fission: no word from the client for {fence:.1f} s; this instance is "
+                    f"fenced off and stops\n"
+                )
+                self._request_stop()
+                return
+
+    def _request_stop(self) -> None:
+        if self._use_alarm:
+            signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGTERM)
+        else:
+            self._stop_requested = True
+            self._stopping.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"\0")
+        if self._in_user_code and self._use_alarm:
+            # a slow run() must not delay connections: interrupt it briefly (see _on_alarm)
+            with contextlib.suppress(OSError):
+                signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGALRM)
+
+    # == reporting =============================================================================
+    def _report(self, kind: str, **fields: Any) -> None:
+        if self.control is not None:
+            self.control.send(
+                {"type": kind, "job": self.spec.job_id, "epoch": self.spec.epoch, **fields}
+            )
+
+    def _report_state(self, state: str, **fields: Any) -> None:
+        self.state = state
+        self._report("state", state=state, **fields, **self.statistics())
+
+    def statistics(self) -> dict[str, Any]:
+        return {
+            "round": self.round,
+            "inputs": {
+                str(link.pipe_id): {
+                    "next": link.next_sqn,
+                    "queued": len(link.queue),
+                    "gaps": link.gaps,
+                    "duplicates": link.duplicates,
+                    "acked": link.ack_sent,
+                }
+                for link in self.inputs
+            },
+            "outputs": {
+                str(link.pipe_id): {
+                    "last": link.last_sqn,
+                    "acked": link.acked,
+                    "connected": link.sock is not None,
+                    "closed": link.closed,
+                }
+                for link in self.outputs
+            },
+        }
+
+    # == the I/O thread =========================================================================
+    def _loop(self) -> None:
+        self.state = "RUNNING"
+        source = not self.inputs
+        generator: Iterator[Any] | None = None
+        if source and inspect.isgeneratorfunction(self.job.run):
+            generator = self._call_user(self.job.run)
+        more = True
+        while True:
+            self._take_handoffs()
+            if self._ending:
+                self._acknowledge_inputs()
+                if all(link.done for link in self.outputs):
+                    break
+                more = False
+            elif source:
+                more = self._produce(generator)
+            else:
+                more = self._process_rounds()
+            self._flush_all()
+            self._acknowledge_inputs()
+            self._wait_for_io(0 if more else None)
+        # everything delivered downstream: release the producers
+        for link in self.inputs:
+            link.send_ack(self.round * link.block_count)
+            link.send_close()
+
+    def _wait_for_io(self, timeout: float | None) -> None:
+        for key, mask in self._selector.select(timeout):
+            link = key.data
+            if link is None:
+                with contextlib.suppress(OSError):
+                    while self._wake_r.recv(4096):
+                        pass
+                continue
+            if isinstance(link, InputLink):
+                self._guard(link, link.on_readable)
+            else:
+                if mask & selectors.EVENT_READ:
+                    self._guard(link, link.on_readable)
+                if mask & selectors.EVENT_WRITE and link.sock is not None:
+                    link.send_some()
+                self._sync_registration(link)
+
+    def _guard(self, link: InputLink | OutputLink, action: Callable[[], bool]) -> None:
+        try:
+            action()
+        except ProtocolError as exc:
+            sys.stderr.write(f"fission: {self.job.name}: {exc}; connection closed\n")
+        self._sync_registration(link)
+
+    def _sync_registration(self, link: InputLink | OutputLink) -> None:
+        key = id(link)
+        current = self._registered.get(key)
+        sock = link.sock
+        events = selectors.EVENT_READ
+        if isinstance(link, OutputLink) and link.unsent:
+            events |= selectors.EVENT_WRITE
+        if current is not None and (sock is None or current[0] is not sock):
+            with contextlib.suppress(KeyError, ValueError):
+                self._selector.unregister(current[0])
+            del self._registered[key]
+            current = None
+            if sock is None and isinstance(link, OutputLink) and not link.closed:
+                self._target_events[link.pipe_id].set()  # reconnect
+        if sock is None:
+            return
+        if current is None:
+            self._selector.register(sock, events, link)
+            self._registered[key] = (sock, events)
+        elif current[1] != events:
+            self._selector.modify(sock, events, link)
+            self._registered[key] = (sock, events)
+
+    def _take_handoffs(self) -> None:
+        if self._stop_requested:
+            raise HostStopped()
+        if self._flush_due:
+            self._flush_due = False
+            self._flush_all()
+        while True:
+            try:
+                item = self._handoff.get_nowait()
+            except queue.Empty:
+                return
+            if item[0] == "input":
+                _, pipe, sock, acked, peer, producer_epoch = item
+                link = self._input_by_pipe[pipe]
+                expected = self.spec.input_epochs.get(pipe, 0)
+                if expected and producer_epoch != expected:
+                    sock.close()  # fenced while the handshake was under way
+                    continue
+                self._unregister(link)
+                link.attach(sock, acked, peer)
+                link.producer_epoch = producer_epoch
+                self._sync_registration(link)
+            elif item[0] == "output":
+                _, pipe, sock, resume_from = item
+                link = self._output_by_pipe[pipe]
+                self._unregister(link)
+                link.attach(sock, resume_from)
+                self._sync_registration(link)
+            elif item[0] == "retarget":
+                # the consumer moved: drop the old connection, the connector dials the new one
+                link = self._output_by_pipe[item[1]]
+                self._unregister(link)
+                link.detach()
+            elif item[0] == "refence":
+                # the producer has a new epoch: the old instance may no longer deliver
+                link = self._input_by_pipe[item[1]]
+                if link.sock is not None and link.producer_epoch != self.spec.input_epochs.get(
+                    link.pipe_id
+                ):
+                    self._unregister(link)
+                    link.detach()
+
+    def _unregister(self, link: InputLink | OutputLink) -> None:
+        current = self._registered.pop(id(link), None)
+        if current is not None:
+            with contextlib.suppress(KeyError, ValueError):
+                self._selector.unregister(current[0])
+
+    # == producing ============================================================================
+    def _call_user(self, function: Callable[..., Any], *args: Any) -> Any:
+        self._in_user_code = True
+        try:
+            return function(*args)
+        except (HostStopped, JobFailed):
+            raise
+        except Exception as exc:
+            raise JobFailed(
+                f"{self.job.name}.{getattr(function, '__name__', 'run')}() raised "
+                f"{type(exc).__name__}: {exc}",
+                _user_trace(exc),
+            ) from None
+        finally:
+            self._in_user_code = False
+
+    def _produce(self, generator: Iterator[Any] | None) -> bool:
+        """Run a source for up to one batch; True if it may go on at once."""
+        outputs = self.outputs
+        if all(link.closed for link in outputs):
+            self._end_stream(self.round)
+            return False
+        if not all(link.has_credit() or link.closed for link in outputs):
+            return False
+        job = self.job
+        emit = self._emitter.emit
+        clock = time.perf_counter
+        for _ in range(BATCH_BLOCKS):
+            started = clock()
+            self._in_user_code = True
+            try:
+                value = next(generator) if generator is not None else job.run()
+            except StopIteration:
+                self._in_user_code = False
+                self._end_stream(self.round)
+                return False
+            except (HostStopped, JobFailed):
+                raise
+            except Exception as exc:
+                raise JobFailed(
+                    f"{job.name}.run() raised {type(exc).__name__}: {exc}", _user_trace(exc)
+                ) from None
+            finally:
+                self._in_user_code = False
+            now = clock()
+            self._slow = now - started > SLOW_CALL
+            finishing = job.finish_requested
+            if value is None and not finishing:
+                if self._slow:
+                    return True
+                continue
+            if value is not None:
+                self.round += 1
+                self._started_batch(now)
+                try:
+                    emit(self.round, value, FLAG_FINISHED if finishing else 0)
+                except TypeError as exc:
+                    raise JobFailed(str(exc), _user_trace(exc)) from None
+                except Exception as exc:
+                    raise JobFailed(
+                        f"{job.name}: packing the output of round {self.round} failed: "
+                        f"{type(exc).__name__}: {exc}",
+                        _user_trace(exc),
+                    ) from None
+            if finishing:
+                self._end_stream(self.round)
+                return False
+            if self._slow or self._flush_due or now - self._batch_started > FLUSH_AFTER:
+                return True
+            if not all(link.has_credit() or link.closed for link in outputs):
+                return False
+        return True
+
+    def _started_batch(self, now: float) -> None:
+        if not self._armed and self._use_alarm:
+            self._batch_started = now
+            self._armed = True
+            signal.setitimer(signal.ITIMER_REAL, FLUSH_AFTER * 2)
+
+    def _on_alarm(self, signum: int, frame: Any) -> None:
+        self._armed = False
+        if self._in_user_code:
+            # The I/O thread is inside user code (e.g. a source sleeping): link state is
+            # quiescent, so new connections and pending output can be handled right here.
+            self._take_handoffs()
+            self._flush_all()
+        else:
+            self._flush_due = True
+
+    def _disarm(self) -> None:
+        if self._armed:
+            self._armed = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
+
+    def _flush_all(self) -> None:
+        self._disarm()
+        for link in self.outputs:
+            if link.batch:
+                link.flush()
+                self._sync_registration(link)
+
+    # == consuming ============================================================================
+    def _process_rounds(self) -> bool:
+        """Run every complete round the outputs have credit for; True if more may be ready."""
+        inputs = self.inputs
+        outputs = self.outputs
+        if outputs and all(link.closed for link in outputs):
+            self._end_stream(self.round)
+            return False
+        if not all(link.sock is not None or link.next_sqn for link in inputs):
+            return False  # wait until every producer connected once
+        if not self._started_round:
+            self._started_round = True
+            # A fresh instance resumes after the last round every input had acknowledged.
+            self.round = max(link.base // link.block_count for link in inputs)
+            self._acked_round = self.round
+        job = self.job
+        run = job.run
+        emit = self._emitter.emit
+        unpackers = self._unpackers
+        single = len(inputs) == 1 and inputs[0].block_count == 1
+        clock = time.perf_counter
+        for _ in range(ROUNDS_PER_TURN):
+            if outputs and not all(link.has_credit() or link.closed for link in outputs):
+                return False
+            r = self.round + 1
+            if single:
+                link = inputs[0]
+                queue_ = link.queue
+                if not queue_:
+                    if link.eos is not None and link.eos < r:
+                        self._end_stream(self.round)
+                    return False
+                sqn, kind, flags, payload = queue_.popleft()
+                if sqn != r:  # a gap: the producer skipped sqns (counted by the link)
+                    queue_.appendleft((sqn, kind, flags, payload))
+                    args: list[Any] | None = None
+                elif kind == _DATA:
+                    args = [_decode(unpackers[0], payload, link.pipe_id, job)]
+                else:
+                    args = None
+            else:
+                gathered = self._gather(r)
+                if gathered is False:
+                    return False
+                args = gathered  # type: ignore[assignment]
+                flags = 0
+            self.round = r
+            if args is None:
+                emit(r, None, 0)
+                continue
+            started = clock()
+            self._in_user_code = True
+            try:
+                result = run(*args)
+            except (HostStopped, JobFailed):
+                raise
+            except Exception as exc:
+                raise JobFailed(
+                    f"{job.name}.run() raised {type(exc).__name__} in round {r}: {exc}",
+                    _user_trace(exc),
+                ) from None
+            finally:
+                self._in_user_code = False
+            now = clock()
+            finishing = job.finish_requested
+            if outputs:
+                if not self._armed:
+                    self._started_batch(now)
+                try:
+                    emit(r, result, FLAG_FINISHED if finishing else 0)
+                except TypeError as exc:
+                    raise JobFailed(str(exc), _user_trace(exc)) from None
+                except Exception as exc:
+                    raise JobFailed(
+                        f"{job.name}: packing the output of round {r} failed: "
+                        f"{type(exc).__name__}: {exc}",
+                        _user_trace(exc),
+                    ) from None
+            if finishing:
+                self._end_stream(r)
+                return False
+            if now - started > SLOW_CALL or self._flush_due:
+                self._flush_all()
+                self._acknowledge_inputs()
+        return True
+
+    def _gather(self, r: int) -> list[Any] | None | bool:
+        """Arguments of round ``r``; None if no input carries data; False if not complete."""
+        for link in self.inputs:
+            high = r * link.block_count
+            queue_ = link.queue
+            if queue_ and queue_[-1][0] >= high:
+                continue
+            if link.eos is not None and link.eos < high:
+                if link.eos < high - link.block_count + 1 or not queue_:
+                    self._end_stream(self.round)
+                    return False
+                continue  # the last, partial round of a stream that ended
+            return False
+        args: list[Any] = []
+        any_data = False
+        for link, unpack in zip(self.inputs, self._unpackers, strict=True):
+            count = link.block_count
+            low = (r - 1) * count + 1
+            high = r * count
+            queue_ = link.queue
+            values: list[Any] = []
+            while queue_ and queue_[0][0] <= high:
+                sqn, kind, _flags, payload = queue_.popleft()
+                if sqn >= low and kind == _DATA:
+                    values.append(_decode(unpack, payload, link.pipe_id, self.job))
+            if values:
+                any_data = True
+            if count == 1:
+                args.append(values[0] if values else None)
+            else:
+                args.append(values)
+        return args if any_data else None
+
+    def _acknowledge_inputs(self) -> None:
+        if not self.inputs:
+            return
+        if self.outputs:
+            done = min(
+                (self.round if link.closed else link.acked) for link in self.outputs
+            )
+        else:
+            done = self.round
+        if done > self._acked_round:
+            self._acked_round = done
+            for link in self.inputs:
+                link.send_ack(done * link.block_count)
+
+    def _end_stream(self, last: int) -> None:
+        if self._ending:
+            return
+        self._ending = True
+        for link in self.outputs:
+            link.end(last)
+        self._flush_all()
+        self._teardown()
+
+    def _close_all(self) -> None:
+        self._disarm()
+        for link in (*self.inputs, *self.outputs):
+            link.detach()
+        if self.listener is not None:
+            with contextlib.suppress(OSError):
+                self.listener.close()
+        if self.control is not None:
+            self.control.close()
+
+
+def _decode(unpack: Callable[[bytes], Any], payload: bytes, pipe: int, job: BaseJob) -> Any:
+    try:
+        return unpack(payload)
+    except Exception as exc:
+        raise JobFailed(
+            f"{job.name}: decoding a block of pipe {pipe} failed: {type(exc).__name__}: {exc}",
+            _user_trace(exc),
+        ) from None
+
+
+def _user_trace(exc: BaseException) -> str:
+    """The traceback without FISSION's own frames (the user's code is what matters)."""
+    frames = [
+        frame
+        for frame in traceback.extract_tb(exc.__traceback__)
+        if f"{os.sep}fission{os.sep}runtime{os.sep}" not in frame.filename
+    ]
+    lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames)]
+    lines += traceback.format_exception_only(type(exc), exc)
+    return "".join(lines)

@@ -1,0 +1,344 @@
+"""The two ends of a pipe inside a job host: credit, batching, replay, acknowledgement, dedup.
+
+:class:`OutputLink` (producer end)
+    Frames are collected into a batch and written with one syscall. Every batch is kept in the
+    *replay buffer* until the consumer acknowledges it; the buffer is the credit window, so a
+    slow consumer stops its producer and memory stays bounded (``window_blocks`` blocks and
+    ``window_bytes`` bytes). On a new connection (the consumer restarted elsewhere, or the link
+    dropped) everything unacknowledged from the consumer's resume point is sent again.
+
+:class:`InputLink` (consumer end)
+    Parses frames out of the byte stream, drops sequence numbers it already has (duplicates
+    after a replay), counts gaps, records end-of-stream and sends cumulative acknowledgements.
+
+Both are used only by the job host's single I/O thread; neither blocks.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections import deque
+from typing import Any
+
+from fission.core.errors import ProtocolError
+from fission.runtime.framing import HEADER, HEADER_SIZE, MAX_PAYLOAD, Kind, encode
+
+__all__ = ["InputLink", "OutputLink"]
+
+_DATA = int(Kind.DATA)
+_SKIP = int(Kind.SKIP)
+_EOS = int(Kind.EOS)
+_ACK = int(Kind.ACK)
+_CLOSE = int(Kind.CLOSE)
+#: Frames whose payload is at least this big are sent by reference (gather I/O), not copied.
+_BIG_PAYLOAD = 16 * 1024
+_IOV_MAX = 512
+_RECV_SIZE = 256 * 1024
+
+
+class OutputLink:
+    """Producer end of one pipe."""
+
+    def __init__(self, pipe_id: int, window_blocks: int, window_bytes: int) -> None:
+        self.pipe_id = pipe_id
+        self.window_blocks = window_blocks
+        self.window_bytes = window_bytes
+        self.sock: socket.socket | None = None
+        self.endpoint: str | None = None
+        self.consumer_epoch = 0
+        # current batch: a list of byte strings (headers and payloads) not yet flushed
+        self.batch: list[bytes] = []
+        self.batch_bytes = 0
+        self.batch_first = 0
+        self.last_sqn = 0  # highest sqn handed to this link
+        self.acked = 0  # consumer confirmed everything up to here
+        self.replay: deque[tuple[int, int, list[bytes], int]] = deque()
+        self.unacked_bytes = 0
+        self.unsent: deque[memoryview] = deque()
+        self.closed = False  # the consumer said it wants nothing more
+        self.eos: int | None = None  # sqn announced as the last one
+        self._ack_buffer = bytearray()
+
+    # -- producing --------------------------------------------------------------------------
+    def has_credit(self) -> bool:
+        return (
+            self.last_sqn - self.acked < self.window_blocks
+            and self.unacked_bytes + self.batch_bytes < self.window_bytes
+        )
+
+    def add(self, kind: int, sqn: int, payload: bytes, flags: int = 0) -> None:
+        """Queue one frame; it leaves with the next :meth:`flush`."""
+        if self.closed:
+            return
+        if not self.batch:
+            self.batch_first = sqn
+        header = HEADER.pack(kind, flags, self.pipe_id, sqn, len(payload))
+        self.batch.append(header)
+        if payload:
+            self.batch.append(payload)
+        self.batch_bytes += HEADER_SIZE + len(payload)
+        self.last_sqn = sqn
+
+    def end(self, last_sqn: int) -> None:
+        """Announce end-of-stream after ``last_sqn``."""
+        if self.eos is None and not self.closed:
+            self.eos = last_sqn
+            if not self.batch:
+                self.batch_first = last_sqn
+            frame = encode(_EOS, self.pipe_id, last_sqn)
+            self.batch.append(frame)
+            self.batch_bytes += len(frame)
+
+    def flush(self) -> None:
+        """Move the batch into the replay buffer and start writing it."""
+        if not self.batch:
+            return
+        parts = self.batch
+        if self.batch_bytes < _BIG_PAYLOAD * len(parts) // 2:
+            parts = [b"".join(parts)]
+        last = self.eos if self.eos is not None and self.eos >= self.last_sqn else self.last_sqn
+        self.replay.append((self.batch_first, last, parts, self.batch_bytes))
+        self.unacked_bytes += self.batch_bytes
+        self.batch = []
+        self.batch_bytes = 0
+        if self.sock is not None:
+            self.unsent.extend(memoryview(p) for p in parts)
+            self.send_some()
+
+    def send_some(self) -> bool:
+        """Write what the socket takes now; True if everything was written."""
+        sock = self.sock
+        unsent = self.unsent
+        while unsent and sock is not None:
+            chunk = [unsent[i] for i in range(min(len(unsent), _IOV_MAX))]
+            try:
+                written = sock.sendmsg(chunk)
+            except (BlockingIOError, InterruptedError):
+                return False
+            except OSError:
+                self.detach()
+                return False
+            while written:
+                head = unsent[0]
+                if written >= len(head):
+                    written -= len(head)
+                    unsent.popleft()
+                else:
+                    unsent[0] = head[written:]
+                    written = 0
+        return not unsent
+
+    # -- connection -------------------------------------------------------------------------
+    def attach(self, sock: socket.socket, resume_from: int) -> None:
+        """Use a freshly authenticated connection; resend the unacknowledged tail."""
+        self.detach()
+        sock.setblocking(False)
+        self.sock = sock
+        self._ack_buffer.clear()
+        self.unsent = deque(
+            memoryview(part)
+            for first, last, parts, _ in self.replay
+            if last >= resume_from
+            for part in parts
+        )
+        self.send_some()
+
+    def detach(self) -> None:
+        if self.sock is not None:
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+        self.sock = None
+        self.unsent = deque()
+
+    def on_readable(self) -> bool:
+        """Read acknowledgements; False when the connection is gone."""
+        assert self.sock is not None
+        try:
+            data = self.sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return True
+        except OSError:
+            data = b""
+        if not data:
+            self.detach()
+            return False
+        buffer = self._ack_buffer
+        buffer += data
+        offset = 0
+        while len(buffer) - offset >= HEADER_SIZE:
+            kind, _flags, pipe, sqn, length = HEADER.unpack_from(buffer, offset)
+            if length or pipe != self.pipe_id or kind not in (_ACK, _CLOSE):
+                self.detach()
+                raise ProtocolError(
+                    f"pipe {self.pipe_id}: consumer sent an unexpected frame (kind {kind}, "
+                    f"pipe {pipe}, {length} bytes)"
+                )
+            offset += HEADER_SIZE
+            if kind == _ACK:
+                self.acknowledge(sqn)
+            else:
+                self.close()
+        del buffer[:offset]
+        return True
+
+    def acknowledge(self, sqn: int) -> None:
+        if sqn <= self.acked:
+            return
+        self.acked = sqn
+        replay = self.replay
+        while replay and replay[0][1] <= sqn:
+            self.unacked_bytes -= replay.popleft()[3]
+
+    def close(self) -> None:
+        """The consumer finished: drop everything queued for it."""
+        self.closed = True
+        self.replay.clear()
+        self.unacked_bytes = 0
+        self.batch = []
+        self.batch_bytes = 0
+        self.unsent = deque()
+
+    @property
+    def done(self) -> bool:
+        """Nothing more will or must be delivered on this link."""
+        return self.closed or (self.eos is not None and self.acked >= self.eos and not self.batch)
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else ("connected" if self.sock else "waiting")
+        return (
+            f"<OutputLink pipe={self.pipe_id} {state} last={self.last_sqn} acked={self.acked} "
+            f"credit={self.window_blocks - (self.last_sqn - self.acked)}>"
+        )
+
+
+class InputLink:
+    """Consumer end of one pipe."""
+
+    def __init__(self, pipe_id: int, block_count: int, max_payload: int = MAX_PAYLOAD) -> None:
+        self.pipe_id = pipe_id
+        self.block_count = block_count
+        self.max_payload = max_payload
+        self.sock: socket.socket | None = None
+        self.producer_epoch = 0
+        self.peer = ""
+        self.queue: deque[tuple[int, int, int, Any]] = deque()  # (sqn, kind, flags, payload)
+        self.next_sqn = 0  # 0 = never connected in this instance
+        self.base = 0  # blocks up to here were done before this instance started
+        self.eos: int | None = None
+        self.closed = False  # we told the producer to stop
+        self.ack_sent = 0
+        self._ack_wanted = 0
+        self._buffer = b""
+        self.duplicates = 0
+        self.gaps = 0
+        self.received = 0
+
+    def attach(self, sock: socket.socket, producer_acked: int, peer: str) -> None:
+        if self.sock is not None:
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+        sock.setblocking(False)
+        self.sock = sock
+        self.peer = peer
+        self._buffer = b""
+        if self.next_sqn == 0:
+            # A fresh consumer starts right after what the producer knows is safe.
+            self.base = producer_acked
+            self.next_sqn = producer_acked + 1
+            self.ack_sent = producer_acked
+        if self._ack_wanted > self.ack_sent:
+            self.send_ack(self._ack_wanted)
+
+    def detach(self) -> None:
+        if self.sock is not None:
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+        self.sock = None
+
+    def on_readable(self) -> bool:
+        """Read and queue blocks; False when the connection is gone."""
+        assert self.sock is not None
+        try:
+            data = self.sock.recv(_RECV_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return True
+        except OSError:
+            data = b""
+        if not data:
+            self.detach()
+            return False
+        if self._buffer:
+            data = self._buffer + data
+        offset = 0
+        end = len(data)
+        unpack = HEADER.unpack_from
+        queue = self.queue
+        expected = self.next_sqn
+        pipe_id = self.pipe_id
+        while end - offset >= HEADER_SIZE:
+            kind, flags, pipe, sqn, length = unpack(data, offset)
+            stop = offset + HEADER_SIZE + length
+            if pipe != pipe_id or length > self.max_payload:
+                self.detach()
+                raise ProtocolError(
+                    f"pipe {pipe_id}: malformed frame from {self.peer} (pipe {pipe}, "
+                    f"{length} bytes)"
+                )
+            if stop > end:
+                break
+            if kind == _DATA or kind == _SKIP:
+                if sqn < expected:
+                    self.duplicates += 1
+                else:
+                    if sqn > expected:
+                        self.gaps += sqn - expected
+                    queue.append((sqn, kind, flags, data[offset + HEADER_SIZE : stop]))
+                    expected = sqn + 1
+            elif kind == _EOS:
+                self.eos = sqn
+            else:
+                self.detach()
+                raise ProtocolError(f"pipe {pipe_id}: unexpected frame kind {kind} from {self.peer}")
+            offset = stop
+        self.received += expected - self.next_sqn
+        self.next_sqn = expected
+        self._buffer = data[offset:] if offset < end else b""
+        return True
+
+    def send_ack(self, sqn: int) -> None:
+        """Acknowledge every block up to ``sqn`` (cumulative); retried if the socket is busy."""
+        self._ack_wanted = max(self._ack_wanted, sqn)
+        if self.sock is None or self._ack_wanted <= self.ack_sent:
+            return
+        try:
+            self.sock.send(encode(_ACK, self.pipe_id, self._ack_wanted))
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self.detach()
+            return
+        self.ack_sent = self._ack_wanted
+
+    def send_close(self) -> None:
+        """Tell the producer to stop sending (we finished)."""
+        self.closed = True
+        if self.sock is None:
+            return
+        try:
+            self.sock.setblocking(True)
+            self.sock.settimeout(0.5)
+            self.sock.sendall(encode(_CLOSE, self.pipe_id, self._ack_wanted))
+        except OSError:
+            pass
+
+    def __repr__(self) -> str:
+        return (
+            f"<InputLink pipe={self.pipe_id} next={self.next_sqn} queued={len(self.queue)} "
+            f"eos={self.eos} acked={self.ack_sent}>"
+        )
