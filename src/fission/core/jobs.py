@@ -77,6 +77,7 @@ class BaseJob:
         job.id = None
         job.inputs = []
         job.outputs = []
+        job._finish_requested = False
         scope = current_scope()
         if scope is not None:
             scope.jobs.append(job)
@@ -151,7 +152,7 @@ class BaseJob:
 
     @property
     def finish_requested(self) -> bool:
-        return getattr(self, "_finish_requested", False)
+        return self._finish_requested
 
 
 class PythonJob(BaseJob):

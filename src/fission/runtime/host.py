@@ -40,7 +40,7 @@ from fission.core.errors import FissionError, ProtocolError
 from fission.core.jobs import BaseJob
 from fission.runtime import endpoint, handshake
 from fission.runtime.control import ControlChannel
-from fission.runtime.framing import FLAG_FINISHED, Kind
+from fission.runtime.framing import FLAG_FINISHED, HEADER, Kind
 from fission.runtime.links import InputLink, OutputLink
 
 __all__ = ["HostSpec", "HostStopped", "JobHost"]
@@ -91,7 +91,7 @@ class _Outputs:
     def __init__(self, job: BaseJob, links: list[OutputLink]) -> None:
         self.job = job
         self.links = links
-        self.packers = [pipe.pack for pipe in job.outputs]
+        self.packers = [pipe.encoder() for pipe in job.outputs]
         self.count = len(links)
 
     def emit(self, sqn: int, result: Any, flags: int) -> None:
@@ -130,7 +130,7 @@ class JobHost:
         ]
         self._input_by_pipe = {link.pipe_id: link for link in self.inputs}
         self._output_by_pipe = {link.pipe_id: link for link in self.outputs}
-        self._unpackers = [p.unpack for p in job.inputs]
+        self._unpackers = [p.decoder() for p in job.inputs]
         self._emitter = _Outputs(job, self.outputs)
         self._handoff: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self._wake_r, self._wake_w = socket.socketpair()
@@ -157,8 +157,8 @@ class JobHost:
         self._flush_due = False
         self._armed = False
         self._use_alarm = threading.current_thread() is threading.main_thread()
-        self._batch_started = 0.0
         self._slow = False
+        self._quick_calls = 0
         self._last_contact = time.monotonic()
         self.state = "STARTING"
 
@@ -577,16 +577,22 @@ class JobHost:
         if all(link.closed for link in outputs):
             self._end_stream(self.round)
             return False
-        if not all(link.has_credit() or link.closed for link in outputs):
+        budget = min(BATCH_BLOCKS, *(link.credit() for link in outputs))
+        if budget <= 0:
             return False
         job = self.job
+        call = generator.__next__ if generator is not None else job.run
+        fast = self._fast_output()
         emit = self._emitter.emit
         clock = time.perf_counter
-        for _ in range(BATCH_BLOCKS):
-            started = clock()
+        started = 0.0
+        for _ in range(budget):
+            slow = self._slow
+            if slow:
+                started = clock()
             self._in_user_code = True
             try:
-                value = next(generator) if generator is not None else job.run()
+                value = call()
             except StopIteration:
                 self._in_user_code = False
                 self._end_stream(self.round)
@@ -599,43 +605,83 @@ class JobHost:
                 ) from None
             finally:
                 self._in_user_code = False
-            now = clock()
-            self._slow = now - started > SLOW_CALL
-            finishing = job.finish_requested
-            if value is None and not finishing:
-                if self._slow:
-                    return True
-                continue
+            if slow:
+                self._note_call(clock() - started)
+            finishing = job._finish_requested
             if value is not None:
-                self.round += 1
-                self._started_batch(now)
-                try:
-                    emit(self.round, value, FLAG_FINISHED if finishing else 0)
-                except TypeError as exc:
-                    raise JobFailed(str(exc), _user_trace(exc)) from None
-                except Exception as exc:
-                    raise JobFailed(
-                        f"{job.name}: packing the output of round {self.round} failed: "
-                        f"{type(exc).__name__}: {exc}",
-                        _user_trace(exc),
-                    ) from None
+                sqn = self.round + 1
+                self.round = sqn
+                if not self._armed:
+                    self._started_batch()
+                self._emit(fast, emit, sqn, value, FLAG_FINISHED if finishing else 0)
             if finishing:
                 self._end_stream(self.round)
                 return False
-            if self._slow or self._flush_due or now - self._batch_started > FLUSH_AFTER:
+            if self._slow or self._flush_due:
                 return True
-            if not all(link.has_credit() or link.closed for link in outputs):
-                return False
         return True
 
-    def _started_batch(self, now: float) -> None:
-        if not self._armed and self._use_alarm:
-            self._batch_started = now
+    def _fast_output(self) -> tuple[Any, ...] | None:
+        """For a job with one open output: what the hot loop needs to append frames itself."""
+        if len(self.outputs) != 1 or self.outputs[0].closed:
+            return None
+        link = self.outputs[0]
+        return (link, link.batch.append, HEADER.pack, link.pipe_id, self._emitter.packers[0])
+
+    def _emit(
+        self,
+        fast: tuple[Any, ...] | None,
+        emit: Callable[[int, Any, int], None],
+        sqn: int,
+        value: Any,
+        flags: int,
+    ) -> None:
+        """Send round ``sqn``'s result: inline for one output and one value, else generic."""
+        try:
+            if fast is not None and value is not None and type(value) is not tuple:
+                link, append, header, pipe_id, pack = fast
+                payload = pack(value)
+                if not link.batch:
+                    link.batch_first = sqn
+                append(header(_DATA, flags, pipe_id, sqn, len(payload)))
+                append(payload)
+                link.last_sqn = sqn
+            else:
+                emit(sqn, value, flags)
+        except TypeError as exc:
+            if "returned a tuple" in str(exc):
+                raise JobFailed(str(exc), _user_trace(exc)) from None
+            raise JobFailed(self._pack_error(sqn, exc), _user_trace(exc)) from None
+        except Exception as exc:
+            raise JobFailed(self._pack_error(sqn, exc), _user_trace(exc)) from None
+
+    def _pack_error(self, sqn: int, exc: Exception) -> str:
+        return (
+            f"{self.job.name}: encoding the output of round {sqn} failed: "
+            f"{type(exc).__name__}: {exc}"
+        )
+
+    def _note_call(self, duration: float) -> None:
+        """Slow mode: leave it after a run of quick calls (the job sped up)."""
+        if duration > SLOW_CALL:
+            self._quick_calls = 0
+        else:
+            self._quick_calls += 1
+            if self._quick_calls >= 32:
+                self._slow = False
+
+    def _started_batch(self) -> None:
+        if self._use_alarm:
             self._armed = True
-            signal.setitimer(signal.ITIMER_REAL, FLUSH_AFTER * 2)
+            signal.setitimer(signal.ITIMER_REAL, FLUSH_AFTER)
 
     def _on_alarm(self, signum: int, frame: Any) -> None:
         self._armed = False
+        # A batch still this small after FLUSH_AFTER means the job is slow: from now on its
+        # blocks leave one by one (see _note_call for the way back).
+        if sum(len(link.batch) for link in self.outputs) < 32:
+            self._slow = True
+            self._quick_calls = 0
         if self._in_user_code:
             # The I/O thread is inside user code (e.g. a source sleeping): link state is
             # quiescent, so new connections and pending output can be handled right here.
@@ -651,6 +697,7 @@ class JobHost:
 
     def _flush_all(self) -> None:
         self._disarm()
+        self._flush_due = False
         for link in self.outputs:
             if link.batch:
                 link.flush()
@@ -664,49 +711,61 @@ class JobHost:
         if outputs and all(link.closed for link in outputs):
             self._end_stream(self.round)
             return False
-        if not all(link.sock is not None or link.next_sqn for link in inputs):
-            return False  # wait until every producer connected once
         if not self._started_round:
+            if not all(link.next_sqn for link in inputs):
+                return False  # wait until every producer connected once
             self._started_round = True
             # A fresh instance resumes after the last round every input had acknowledged.
             self.round = max(link.base // link.block_count for link in inputs)
             self._acked_round = self.round
+        budget = min(ROUNDS_PER_TURN, *(link.credit() for link in outputs)) if outputs \
+            else ROUNDS_PER_TURN
+        if budget <= 0:
+            return False
         job = self.job
         run = job.run
         emit = self._emitter.emit
-        unpackers = self._unpackers
-        single = len(inputs) == 1 and inputs[0].block_count == 1
+        fast = self._fast_output()
+        single = inputs[0] if len(inputs) == 1 and inputs[0].block_count == 1 else None
+        unpack = self._unpackers[0]
         clock = time.perf_counter
-        for _ in range(ROUNDS_PER_TURN):
-            if outputs and not all(link.has_credit() or link.closed for link in outputs):
-                return False
+        started = 0.0
+        for _ in range(budget):
             r = self.round + 1
-            if single:
-                link = inputs[0]
-                queue_ = link.queue
+            if single is not None:
+                queue_ = single.queue
                 if not queue_:
-                    if link.eos is not None and link.eos < r:
+                    if single.eos is not None and single.eos < r:
                         self._end_stream(self.round)
                     return False
-                sqn, kind, flags, payload = queue_.popleft()
-                if sqn != r:  # a gap: the producer skipped sqns (counted by the link)
-                    queue_.appendleft((sqn, kind, flags, payload))
-                    args: list[Any] | None = None
-                elif kind == _DATA:
-                    args = [_decode(unpackers[0], payload, link.pipe_id, job)]
-                else:
-                    args = None
+                sqn, kind, _flags, payload = queue_[0]
+                if sqn != r or kind != _DATA:
+                    # nothing for this round: a None upstream (SKIP) or lost sqns (a gap)
+                    if sqn == r:
+                        queue_.popleft()
+                    self.round = r
+                    self._emit(fast, emit, r, None, 0)
+                    continue
+                queue_.popleft()
+                try:
+                    args: Any = (unpack(payload),)
+                except Exception as exc:
+                    raise JobFailed(
+                        f"{job.name}: decoding a block of pipe {single.pipe_id} failed: "
+                        f"{type(exc).__name__}: {exc}",
+                        _user_trace(exc),
+                    ) from None
             else:
-                gathered = self._gather(r)
-                if gathered is False:
+                args = self._gather(r)
+                if args is False:
                     return False
-                args = gathered  # type: ignore[assignment]
-                flags = 0
-            self.round = r
-            if args is None:
-                emit(r, None, 0)
-                continue
-            started = clock()
+                if args is None:
+                    self.round = r
+                    self._emit(fast, emit, r, None, 0)
+                    continue
+            slow = self._slow
+            if slow:
+                started = clock()
             self._in_user_code = True
             try:
                 result = run(*args)
@@ -719,25 +778,18 @@ class JobHost:
                 ) from None
             finally:
                 self._in_user_code = False
-            now = clock()
-            finishing = job.finish_requested
+            self.round = r
+            finishing = job._finish_requested
             if outputs:
                 if not self._armed:
-                    self._started_batch(now)
-                try:
-                    emit(r, result, FLAG_FINISHED if finishing else 0)
-                except TypeError as exc:
-                    raise JobFailed(str(exc), _user_trace(exc)) from None
-                except Exception as exc:
-                    raise JobFailed(
-                        f"{job.name}: packing the output of round {r} failed: "
-                        f"{type(exc).__name__}: {exc}",
-                        _user_trace(exc),
-                    ) from None
+                    self._started_batch()
+                self._emit(fast, emit, r, result, FLAG_FINISHED if finishing else 0)
             if finishing:
                 self._end_stream(r)
                 return False
-            if now - started > SLOW_CALL or self._flush_due:
+            if slow:
+                self._note_call(clock() - started)
+            if slow or self._flush_due:
                 self._flush_all()
                 self._acknowledge_inputs()
         return True

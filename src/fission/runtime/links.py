@@ -46,9 +46,9 @@ class OutputLink:
         self.sock: socket.socket | None = None
         self.endpoint: str | None = None
         self.consumer_epoch = 0
-        # current batch: a list of byte strings (headers and payloads) not yet flushed
+        # current batch: byte strings (headers and payloads) not yet flushed. The job host's hot
+        # loop appends to it directly (see JobHost); sizes are totalled once per batch.
         self.batch: list[bytes] = []
-        self.batch_bytes = 0
         self.batch_first = 0
         self.last_sqn = 0  # highest sqn handed to this link
         self.acked = 0  # consumer confirmed everything up to here
@@ -60,11 +60,19 @@ class OutputLink:
         self._ack_buffer = bytearray()
 
     # -- producing --------------------------------------------------------------------------
+    def credit(self) -> int:
+        """Blocks this link may still take (0 when the window in blocks or bytes is full).
+
+        The byte window is checked per batch, so it may be exceeded by at most one batch.
+        """
+        if self.closed:
+            return 1 << 30
+        if self.unacked_bytes >= self.window_bytes:
+            return 0
+        return max(0, self.window_blocks - (self.last_sqn - self.acked))
+
     def has_credit(self) -> bool:
-        return (
-            self.last_sqn - self.acked < self.window_blocks
-            and self.unacked_bytes + self.batch_bytes < self.window_bytes
-        )
+        return self.credit() > 0
 
     def add(self, kind: int, sqn: int, payload: bytes, flags: int = 0) -> None:
         """Queue one frame; it leaves with the next :meth:`flush`."""
@@ -72,11 +80,9 @@ class OutputLink:
             return
         if not self.batch:
             self.batch_first = sqn
-        header = HEADER.pack(kind, flags, self.pipe_id, sqn, len(payload))
-        self.batch.append(header)
+        self.batch.append(HEADER.pack(kind, flags, self.pipe_id, sqn, len(payload)))
         if payload:
             self.batch.append(payload)
-        self.batch_bytes += HEADER_SIZE + len(payload)
         self.last_sqn = sqn
 
     def end(self, last_sqn: int) -> None:
@@ -85,22 +91,20 @@ class OutputLink:
             self.eos = last_sqn
             if not self.batch:
                 self.batch_first = last_sqn
-            frame = encode(_EOS, self.pipe_id, last_sqn)
-            self.batch.append(frame)
-            self.batch_bytes += len(frame)
+            self.batch.append(encode(_EOS, self.pipe_id, last_sqn))
 
     def flush(self) -> None:
         """Move the batch into the replay buffer and start writing it."""
         if not self.batch:
             return
-        parts = self.batch
-        if self.batch_bytes < _BIG_PAYLOAD * len(parts) // 2:
+        parts = self.batch.copy()  # cleared in place: the host's hot loop holds its append
+        self.batch.clear()
+        size = sum(map(len, parts))
+        if size < _BIG_PAYLOAD * len(parts) // 2:
             parts = [b"".join(parts)]
         last = self.eos if self.eos is not None and self.eos >= self.last_sqn else self.last_sqn
-        self.replay.append((self.batch_first, last, parts, self.batch_bytes))
-        self.unacked_bytes += self.batch_bytes
-        self.batch = []
-        self.batch_bytes = 0
+        self.replay.append((self.batch_first, last, parts, size))
+        self.unacked_bytes += size
         if self.sock is not None:
             self.unsent.extend(memoryview(p) for p in parts)
             self.send_some()
@@ -196,8 +200,7 @@ class OutputLink:
         self.closed = True
         self.replay.clear()
         self.unacked_bytes = 0
-        self.batch = []
-        self.batch_bytes = 0
+        self.batch.clear()
         self.unsent = deque()
 
     @property
