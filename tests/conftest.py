@@ -1,0 +1,150 @@
+"""Shared fixtures: throw-away projects and networks, and running manage.py like a user."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+
+
+@dataclass
+class Project:
+    """A FISSION project created by fission_admin.py in a temporary folder."""
+
+    root: Path
+
+    def manage(self, *args: str, timeout: float = 60, **kwargs) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            **kwargs,
+        )
+
+    def start(self, *args: str) -> subprocess.Popen:
+        """Start manage.py in the background (for signal tests)."""
+        return subprocess.Popen(
+            [sys.executable, "manage.py", *args],
+            cwd=self.root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def network(self, name: str, jobs: str = "", config: str = "", pipes: str = "") -> Path:
+        """Create network ``name`` with the given module sources (dedented)."""
+        result = self.manage(name, "startnetwork")
+        assert result.returncode == 0, result.stderr
+        folder = self.root / name
+        if jobs:
+            (folder / "jobs" / "jobs.py").write_text(textwrap.dedent(jobs))
+        if pipes:
+            (folder / "pipes" / "pipes.py").write_text(textwrap.dedent(pipes))
+        if config:
+            (folder / "config.py").write_text(textwrap.dedent(config))
+        return folder
+
+    def copy_network(self, source: Path) -> Path:
+        target = self.root / source.name
+        shutil.copytree(source, target)
+        return target
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    result = subprocess.run(
+        [sys.executable, "-m", "fission.cli.admin", "proj", "startproject"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return Project(tmp_path / "proj")
+
+
+def descendants(pid: int) -> set[int]:
+    """Every living descendant process of ``pid`` (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            children.setdefault(int(fields[1]), []).append(int(entry))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    living = set()
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                state = handle.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            living.add(pid)
+    return living
+
+
+def wait_for_line(process: subprocess.Popen, needle: str, timeout: float) -> list[str]:
+    """Read the process's stdout until a line contains ``needle``; returns the lines read."""
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    assert process.stdout is not None
+    os.set_blocking(process.stdout.fileno(), False)
+    buffer = ""
+    while time.monotonic() < deadline:
+        chunk = process.stdout.read()
+        if chunk:
+            buffer += chunk
+            *done, buffer = buffer.split("\n")
+            lines.extend(done)
+            if any(needle in line for line in done):
+                return lines
+        elif process.poll() is not None:
+            break
+        else:
+            time.sleep(0.02)
+    raise AssertionError(f"{needle!r} not seen within {timeout} s; got:\n" + "\n".join(lines))
+
+
+@pytest.fixture
+def reap() -> Iterator[list[subprocess.Popen]]:
+    """Processes started by a test; killed (with their descendants) if still alive at the end."""
+    started: list[subprocess.Popen] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            for pid in descendants(process.pid):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            process.kill()
+            process.wait()
