@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _project import make_project, median, run_simulate  # noqa: E402
+from _project import make_project, median, run_simulate
 
 JOBS = """
 import json, time
@@ -79,6 +79,10 @@ JOBS = [
     StampSink(inputs=[PicklePipe(2)]),
 ]
 """
+
+
+def machine() -> str:
+    return f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -256,7 +260,7 @@ def main() -> None:
     worst_p99 = max(med["fission_hop1_p99_us"], med["fission_hop2_p99_us"])
     summary = {
         "benchmark": "latency",
-        "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
+        "machine": machine(),
         "blocks": args.blocks,
         "warmup_blocks_dropped": args.warmup,
         "pause_s": args.pause,

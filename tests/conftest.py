@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,14 +36,19 @@ class Project:
         )
 
     def start(self, *args: str) -> subprocess.Popen:
-        """Start manage.py in the background (for signal tests)."""
-        return subprocess.Popen(
+        """Start manage.py in the background; its output lines collect in ``.lines``/``.errors``."""
+        process = subprocess.Popen(
             [sys.executable, "manage.py", *args],
             cwd=self.root,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
+        process.lines = []  # type: ignore[attr-defined]
+        process.errors = []  # type: ignore[attr-defined]
+        for stream, sink in ((process.stdout, process.lines), (process.stderr, process.errors)):
+            threading.Thread(target=_collect, args=(stream, sink), daemon=True).start()
+        return process
 
     def network(self, name: str, jobs: str = "", config: str = "", pipes: str = "") -> Path:
         """Create network ``name`` with the given module sources (dedented)."""
@@ -112,26 +118,29 @@ def alive(pids: set[int]) -> set[int]:
     return living
 
 
+def _collect(stream, sink: list[str]) -> None:
+    for line in stream:
+        sink.append(line.rstrip("\n"))
+
+
 def wait_for_line(process: subprocess.Popen, needle: str, timeout: float) -> list[str]:
-    """Read the process's stdout until a line contains ``needle``; returns the lines read."""
-    lines: list[str] = []
+    """Wait until a line of the process's stdout contains ``needle``; returns the lines so far."""
     deadline = time.monotonic() + timeout
-    assert process.stdout is not None
-    os.set_blocking(process.stdout.fileno(), False)
-    buffer = ""
+    lines: list[str] = process.lines  # type: ignore[attr-defined]
     while time.monotonic() < deadline:
-        chunk = process.stdout.read()
-        if chunk:
-            buffer += chunk
-            *done, buffer = buffer.split("\n")
-            lines.extend(done)
-            if any(needle in line for line in done):
-                return lines
-        elif process.poll() is not None:
+        if any(needle in line for line in list(lines)):
+            return list(lines)
+        if process.poll() is not None:
+            time.sleep(0.2)
+            if any(needle in line for line in list(lines)):
+                return list(lines)
             break
-        else:
-            time.sleep(0.02)
-    raise AssertionError(f"{needle!r} not seen within {timeout} s; got:\n" + "\n".join(lines))
+        time.sleep(0.02)
+    errors = "\n".join(process.errors)  # type: ignore[attr-defined]
+    raise AssertionError(
+        f"{needle!r} not seen within {timeout} s; stdout:\n" + "\n".join(lines)
+        + f"\nstderr:\n{errors}"
+    )
 
 
 @pytest.fixture

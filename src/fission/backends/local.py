@@ -28,7 +28,7 @@ from dataclasses import asdict
 from typing import Any
 
 from fission.core.network import Network
-from fission.runtime.host import HostSpec, JobHost
+from fission.runtime.host import HostSpec, HostStopped, JobHost
 
 __all__ = ["LocalBackend"]
 
@@ -170,6 +170,8 @@ class _Zygote:
             code = 1
             try:
                 code = _host_child(job, spec, request["workdir"], fds, zygote_pid, self.sock)
+            except HostStopped:
+                code = 0
             except BaseException:  # noqa: BLE001 - last resort: the job host must not return
                 with contextlib.suppress(Exception):
                     import traceback

@@ -284,6 +284,8 @@ class Simulation:
 
     def _on_control(self, job_id: int, sock: socket.socket) -> None:
         record = self.records[job_id]
+        if record.channel is None or record.channel.sock is not sock:
+            return  # already drained and closed earlier in this round of events
         try:
             data = sock.recv(65536)
         except BlockingIOError:

@@ -85,6 +85,10 @@ class JobFailed(Exception):
         self.trace = trace
 
 
+class ApiMisuse(TypeError):
+    """The job's return value does not fit its outputs (reported without a traceback)."""
+
+
 class _Outputs:
     """Maps a ``run`` result onto the output links, encoding with each pipe's codec."""
 
@@ -102,10 +106,15 @@ class _Outputs:
             return
         if type(result) is tuple:
             if len(result) != self.count:
-                raise TypeError(
+                hint = (
+                    "to send a tuple as one value, wrap it: return (value,)"
+                    if self.count == 1
+                    else "a tuple maps its elements to the outputs in order; to send one tuple "
+                    "to every output, return (value, value, ...)"
+                )
+                raise ApiMisuse(
                     f"{self.job.name}.run returned a tuple of {len(result)} values but the job "
-                    f"has {self.count} output(s); return one value per output, or wrap a tuple "
-                    f"meant as one value: return (value,)"
+                    f"has {self.count} output(s); {hint}"
                 )
             for link, pack, value in zip(links, self.packers, result, strict=True):
                 if value is None:
@@ -179,10 +188,11 @@ class JobHost:
             self._teardown()
             self._report_state("STOPPED")
         except JobFailed as failure:
-            self._disarm()
-            sys.stderr.write(failure.trace)
-            sys.stderr.flush()
-            with contextlib.suppress(Exception, HostStopped):
+            # The client shows the traceback and writes it to the job's log; a stop signal
+            # arriving from here on must not cut the report short.
+            self._stop_raised = True
+            with contextlib.suppress(Exception):
+                self._flush_all()  # the rounds before the failing one are complete: send them
                 self._teardown()
             self._report_state("FAILED", error=str(failure), traceback=failure.trace)
             code = 1
@@ -205,6 +215,7 @@ class JobHost:
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGALRM, self._on_alarm)
+        signal.signal(signal.SIGUSR1, lambda *_: sys.stderr.write(self.describe() + "\n"))
 
     def _open(self) -> None:
         self.listener, self.address = endpoint.listen(self.spec.listen)
@@ -398,6 +409,13 @@ class JobHost:
             with contextlib.suppress(OSError):
                 signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGALRM)
 
+    def describe(self) -> str:
+        """One line of state per link, for a person debugging a stuck network (SIGUSR1)."""
+        lines = [f"{self.job.name} epoch {self.spec.epoch}: state {self.state}, round "
+                 f"{self.round}, ending {self._ending}, slow {self._slow}, armed {self._armed}"]
+        lines += [f"  {link!r}" for link in (*self.inputs, *self.outputs)]
+        return "\n".join(lines)
+
     # == reporting =============================================================================
     def _report(self, kind: str, **fields: Any) -> None:
         if self.control is not None:
@@ -454,6 +472,8 @@ class JobHost:
                 more = self._process_rounds()
             self._flush_all()
             self._acknowledge_inputs()
+            if self._ending and all(link.done for link in self.outputs):
+                more = True  # everything is delivered: finish now, do not wait for an event
             self._wait_for_io(0 if more else None)
         # everything delivered downstream: release the producers
         for link in self.inputs:
@@ -648,10 +668,8 @@ class JobHost:
                 link.last_sqn = sqn
             else:
                 emit(sqn, value, flags)
-        except TypeError as exc:
-            if "returned a tuple" in str(exc):
-                raise JobFailed(str(exc), _user_trace(exc)) from None
-            raise JobFailed(self._pack_error(sqn, exc), _user_trace(exc)) from None
+        except ApiMisuse as exc:
+            raise JobFailed(str(exc), "") from None
         except Exception as exc:
             raise JobFailed(self._pack_error(sqn, exc), _user_trace(exc)) from None
 
