@@ -51,5 +51,5 @@ def render(template: str, target: Path, values: dict[str, str]) -> None:
     _copy(resources.files("fission") / "templates" / template, target, values)
     if template == "project":
         (target / "shared" / "source").mkdir()
-    else:
+    elif template == "network":
         (target / "source").mkdir()
