@@ -20,11 +20,15 @@ def make_project(network: str, jobs_py: str, config_py: str, root: Path | None =
     project = base / "proj"
     subprocess.run(
         [sys.executable, "-m", "fission.cli.admin", "proj", "startproject"],
-        cwd=base, check=True, capture_output=True,
+        cwd=base,
+        check=True,
+        capture_output=True,
     )
     subprocess.run(
         [sys.executable, "manage.py", network, "startnetwork"],
-        cwd=project, check=True, capture_output=True,
+        cwd=project,
+        check=True,
+        capture_output=True,
     )
     (project / network / "jobs" / "jobs.py").write_text(textwrap.dedent(jobs_py))
     (project / network / "config.py").write_text(textwrap.dedent(config_py))
@@ -36,7 +40,11 @@ def run_simulate(project: Path, network: str, timeout: float = 300) -> dict:
     env = dict(os.environ)
     proc = subprocess.run(
         [sys.executable, "manage.py", network, "simulate"],
-        cwd=project, capture_output=True, text=True, timeout=timeout, env=env,
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
     )
     if proc.returncode != 0:
         raise RuntimeError(f"simulate failed ({proc.returncode}):\n{proc.stderr[-3000:]}")

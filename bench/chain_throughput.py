@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _project import make_project, median, run_simulate  # noqa: E402
+from _project import make_project, median, run_simulate
 
 JOBS = """
 import json, os, resource, time
@@ -81,7 +81,7 @@ class CountSink(PythonJob):
 CONFIG = """
 from fission.core.pipes import PicklePipe, BytesPipe
 from chain.jobs.jobs import CountSource, Double, CountSink
-{pipe_a} 
+{pipe_a}
 JOBS = [
     CountSource({items}, {payload}, outputs=[{pipe_1}]),
     Double(inputs=[{pipe_1}], outputs=[{pipe_2}]),
@@ -106,7 +106,7 @@ def fission_chain(items: int, payload: int | None) -> dict:
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def _read_exact(fd: int, size: int) -> bytes:
@@ -227,8 +227,9 @@ def raw_bytes(blocks: int, size: int) -> dict:
             count += 1
             total += len(block)
             last = time.perf_counter()
-        os.write(r_w, json.dumps({"count": count, "bytes": total, "seconds": last - first})
-                 .encode())
+        os.write(
+            r_w, json.dumps({"count": count, "bytes": total, "seconds": last - first}).encode()
+        )
         os._exit(0)
     for fd in (a_w, b_w, r_w, a_r, b_r):
         os.close(fd)
@@ -265,7 +266,9 @@ def main() -> None:
         print(json.dumps(rep), file=sys.stderr)
     summary = {
         "benchmark": "chain_throughput",
-        "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
+        "machine": (
+            f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
+        ),
         "items": args.items,
         "blocks": args.blocks,
         "block_size": args.size,

@@ -207,7 +207,7 @@ def raw_chain(blocks: int, warmup: int, pause: float) -> dict:
             payload = json.dumps(stamps).encode()
             view = memoryview(payload)
             while view:
-                view = view[os.write(res_w, view):]
+                view = view[os.write(res_w, view) :]
         finally:
             os._exit(0)
     for fd in (a_r, a_w, b_r, b_w, res_w):
@@ -229,9 +229,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--pause", type=float, default=0.001, help="seconds between yields")
     args = parser.parse_args()
-    project = make_project(
-        "latency", JOBS, CONFIG.format(blocks=args.blocks, pause=args.pause)
-    )
+    project = make_project("latency", JOBS, CONFIG.format(blocks=args.blocks, pause=args.pause))
     print(f"project: {project}", file=sys.stderr)
     reps = []
     for number in range(1, args.reps + 1):
@@ -252,8 +250,9 @@ def main() -> None:
             "pingpong_half_rtt_p50_us": ping["p50_us"],
             "pingpong_half_rtt_p99_us": ping["p99_us"],
         }
-        print(f"rep {number}: {json.dumps({k: round(v, 1) for k, v in rep.items()})}",
-              file=sys.stderr)
+        print(
+            f"rep {number}: {json.dumps({k: round(v, 1) for k, v in rep.items()})}", file=sys.stderr
+        )
         reps.append(rep)
     med = {key: median([r[key] for r in reps]) for key in reps[0]}
     worst_p50 = max(med["fission_hop1_p50_us"], med["fission_hop2_p50_us"])

@@ -206,8 +206,7 @@ def log(message: str) -> None:
 def maxrss_of(code: str) -> int:
     """Peak RSS (KiB) of a fresh interpreter running ``code``."""
     probe = f"{code}\nimport resource\nprint(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
-    out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True,
-                         text=True)
+    out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True)
     return int(out.stdout.split()[-1])
 
 
@@ -215,8 +214,13 @@ def maxrss_of(code: str) -> int:
 def simulate(project: Path, timeout: float = 300) -> dict:
     """Run simulate to its end; wall time and what the jobs wrote."""
     start = time.time()
-    proc = subprocess.run([sys.executable, "manage.py", "mem", "simulate"], cwd=project,
-                          capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "manage.py", "mem", "simulate"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     wall = time.time() - start
     if proc.returncode != 0:
         raise RuntimeError(f"simulate failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
@@ -267,8 +271,11 @@ def part_chain(items: int, floor_kib: int) -> dict:
     if count != items:
         raise RuntimeError(f"the sink counted {count} of {items}")
     per_job = {str(j): h["maxrss_kib"] for j, h in sorted(run["hosts"].items())}
-    return {**host_summary(run, floor_kib), "peak_rss_per_job_kib": per_job,
-            "wall_s": run["wall_s"]}
+    return {
+        **host_summary(run, floor_kib),
+        "peak_rss_per_job_kib": per_job,
+        "wall_s": run["wall_s"],
+    }
 
 
 def part_hundred(shape: str, items: int, floor_kib: int) -> dict:
@@ -281,8 +288,11 @@ def part_hundred(shape: str, items: int, floor_kib: int) -> dict:
         raise RuntimeError(f"sinks counted {counts}, expected {expected}")
     if run["jobs"] != 100:
         raise RuntimeError(f"{run['jobs']} jobs instead of 100")
-    return {**host_summary(run, floor_kib), "wall_s": run["wall_s"],
-            "all_ready_s": run["all_ready_s"]}
+    return {
+        **host_summary(run, floor_kib),
+        "wall_s": run["wall_s"],
+        "all_ready_s": run["all_ready_s"],
+    }
 
 
 # -- (c) ---------------------------------------------------------------------------------------
@@ -296,7 +306,7 @@ def process_table() -> dict[int, int]:
             stat = Path(f"/proc/{name}/stat").read_text()
         except OSError:
             continue
-        fields = stat[stat.rfind(")") + 2:].split()
+        fields = stat[stat.rfind(")") + 2 :].split()
         table[int(name)] = int(fields[1])
     return table
 
@@ -339,8 +349,13 @@ def label_of(pid: int, root: int, run_folder: Path) -> str:
 def part_flat(seconds: float, interval: float, size: int, tolerance_kib: int) -> dict:
     project = make_project("mem", JOBS, FLAT_CONFIG.format(size=size))
     run_folder = (project / "mem" / "simulation").resolve()
-    proc = subprocess.Popen([sys.executable, "manage.py", "mem", "simulate"], cwd=project,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "mem", "simulate"],
+        cwd=project,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     start = time.monotonic()
     series: dict[str, list[tuple[float, int]]] = {}
     labels: dict[int, str] = {}
@@ -350,8 +365,9 @@ def part_flat(seconds: float, interval: float, size: int, tolerance_kib: int) ->
             time.sleep(max(0.0, next_sample - time.monotonic()))
             next_sample += interval
             if proc.poll() is not None:
-                raise RuntimeError(f"simulate ended early ({proc.returncode}):\n"
-                                   f"{proc.stderr.read()[-3000:]}")  # type: ignore[union-attr]
+                raise RuntimeError(
+                    f"simulate ended early ({proc.returncode}):\n{proc.stderr.read()[-3000:]}"
+                )  # type: ignore[union-attr]
             now = time.monotonic() - start
             for pid in [proc.pid, *descendants(proc.pid)]:
                 if pid not in labels:
@@ -359,9 +375,12 @@ def part_flat(seconds: float, interval: float, size: int, tolerance_kib: int) ->
                 rss = vmrss_kib(pid)
                 if rss is not None:
                     series.setdefault(labels[pid], []).append((now, rss))
-            log(f"  t={now:5.1f} s  " + "  ".join(
-                f"{name}={points[-1][1] / 1024:.1f}M" for name, points in sorted(series.items())
-            ))
+            log(
+                f"  t={now:5.1f} s  "
+                + "  ".join(
+                    f"{name}={points[-1][1] / 1024:.1f}M" for name, points in sorted(series.items())
+                )
+            )
     finally:
         sent = time.monotonic()
         proc.send_signal(signal.SIGINT)
@@ -415,18 +434,22 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--items", type=int, default=300_000, help="(a) ints through the chain")
     parser.add_argument("--shape", choices=("chain", "pairs"), default="chain")
-    parser.add_argument("--hundred-items", type=int, default=3000,
-                        help="(b) ints per source in the 100-job network")
+    parser.add_argument(
+        "--hundred-items", type=int, default=3000, help="(b) ints per source in the 100-job network"
+    )
     parser.add_argument("--seconds", type=float, default=60.0, help="(c) run time")
     parser.add_argument("--interval", type=float, default=2.0, help="(c) sampling period")
     parser.add_argument("--size", type=int, default=64 * 1024, help="(c) block size")
-    parser.add_argument("--flat-tolerance-kib", type=int, default=4096,
-                        help="(c) peak growth still called flat")
+    parser.add_argument(
+        "--flat-tolerance-kib", type=int, default=4096, help="(c) peak growth still called flat"
+    )
     parser.add_argument("--skip", default="", help="parts to skip, e.g. 'c' or 'ab'")
     args = parser.parse_args()
 
-    floor = {"python_pass_maxrss_kib": maxrss_of("pass"),
-             "import_floor_maxrss_kib": maxrss_of(FLOOR_IMPORTS)}
+    floor = {
+        "python_pass_maxrss_kib": maxrss_of("pass"),
+        "import_floor_maxrss_kib": maxrss_of(FLOOR_IMPORTS),
+    }
     log(f"baselines: {floor}")
     floor_kib = floor["import_floor_maxrss_kib"]
     summary: dict = {
@@ -443,8 +466,11 @@ def main() -> None:
         summary["a_chain"] = {
             "items": args.items,
             "repetitions": reps,
-            "median": {k: median([r[k] for r in reps]) for k in reps[0]
-                       if isinstance(reps[0][k], (int, float))},
+            "median": {
+                k: median([r[k] for r in reps])
+                for k in reps[0]
+                if isinstance(reps[0][k], (int, float))
+            },
         }
     if "b" not in args.skip:
         reps = []
@@ -456,13 +482,17 @@ def main() -> None:
             "shape": args.shape,
             "items_per_source": args.hundred_items,
             "repetitions": reps,
-            "median": {k: median([r[k] for r in reps]) for k in reps[0]
-                       if isinstance(reps[0][k], (int, float))},
+            "median": {
+                k: median([r[k] for r in reps])
+                for k in reps[0]
+                if isinstance(reps[0][k], (int, float))
+            },
         }
     if "c" not in args.skip:
         log(f"(c) flat RSS for {args.seconds:.0f} s")
-        summary["c_flat"] = part_flat(args.seconds, args.interval, args.size,
-                                       args.flat_tolerance_kib)
+        summary["c_flat"] = part_flat(
+            args.seconds, args.interval, args.size, args.flat_tolerance_kib
+        )
     print(json.dumps(summary, indent=2))
 
 

@@ -107,7 +107,10 @@ def machine() -> str:
 def make_demo_project(base: Path, values: int, env: dict[str, str]) -> Path:
     subprocess.run(
         [sys.executable, "-m", "fission.cli.admin", "proj", "startproject"],
-        cwd=base, check=True, capture_output=True, env=env,
+        cwd=base,
+        check=True,
+        capture_output=True,
+        env=env,
     )
     project = base / "proj"
     shutil.copytree(SEED, project / NETWORK, ignore=shutil.ignore_patterns("__pycache__"))
@@ -120,8 +123,9 @@ def make_demo_project(base: Path, values: int, env: dict[str, str]) -> Path:
 def timed(command: list[str], cwd: Path, env: dict[str, str]) -> float:
     """Wall time of one command run to its end (output discarded)."""
     start = time.time()
-    subprocess.run(command, cwd=cwd, env=env, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        command, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     return time.time() - start
 
 
@@ -134,7 +138,11 @@ def simulate_once(project: Path, env: dict[str, str]) -> dict[str, float]:
     start = time.time()
     proc = subprocess.Popen(
         [sys.executable, "manage.py", NETWORK, "simulate"],
-        cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     out, err = proc.communicate(timeout=60)
     exit_s = time.time() - start
@@ -174,18 +182,19 @@ def main() -> None:
     # warm-up: fills the byte-code cache (of the project's own modules, mostly)
     warmup = {name: timed(cmd, project, env) for name, cmd in commands.items()}
     warmup.update(simulate_once(project, env))
-    print(f"warm-up: {json.dumps({k: round(v, 3) for k, v in warmup.items()})}",
-          file=sys.stderr)
+    print(f"warm-up: {json.dumps({k: round(v, 3) for k, v in warmup.items()})}", file=sys.stderr)
     reps = []
     for number in range(1, args.reps + 1):
         rep = {name: timed(cmd, project, env) for name, cmd in commands.items()}
-        rep["import_floor_env_as_is_s"] = timed(commands["import_floor_s"], project,
-                                                dict(os.environ))
+        rep["import_floor_env_as_is_s"] = timed(
+            commands["import_floor_s"], project, dict(os.environ)
+        )
         rep.update(simulate_once(project, env))
         rep["sink_minus_import_floor_s"] = rep["first_block_at_sink_s"] - rep["import_floor_s"]
         rep["sink_over_import_floor"] = rep["first_block_at_sink_s"] / rep["import_floor_s"]
-        print(f"rep {number}: {json.dumps({k: round(v, 3) for k, v in rep.items()})}",
-              file=sys.stderr)
+        print(
+            f"rep {number}: {json.dumps({k: round(v, 3) for k, v in rep.items()})}", file=sys.stderr
+        )
         reps.append(rep)
     med = {key: median([r[key] for r in reps]) for key in reps[0]}
     summary = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -138,7 +139,8 @@ def wait_for_line(process: subprocess.Popen, needle: str, timeout: float) -> lis
         time.sleep(0.02)
     errors = "\n".join(process.errors)  # type: ignore[attr-defined]
     raise AssertionError(
-        f"{needle!r} not seen within {timeout} s; stdout:\n" + "\n".join(lines)
+        f"{needle!r} not seen within {timeout} s; stdout:\n"
+        + "\n".join(lines)
         + f"\nstderr:\n{errors}"
     )
 
@@ -151,9 +153,7 @@ def reap() -> Iterator[list[subprocess.Popen]]:
     for process in started:
         if process.poll() is None:
             for pid in descendants(process.pid):
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
             process.kill()
             process.wait()

@@ -16,16 +16,29 @@ def files(root: Path) -> set[str]:
 def test_startproject_layout(tmp_path):
     result = subprocess.run(
         ["fission_admin.py", "demo", "startproject"],
-        cwd=tmp_path, capture_output=True, text=True,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr
     root = tmp_path / "demo"
     expected = {
-        "manage.py", ".gitignore", ".fission", ".fission/secret",
-        "shared", "shared/__init__.py", "shared/source",
-        "shared/jobs", "shared/jobs/__init__.py", "shared/jobs/jobs.py",
-        "shared/nodes", "shared/nodes/__init__.py", "shared/nodes/nodes.py",
-        "shared/pipes", "shared/pipes/__init__.py", "shared/pipes/pipes.py",
+        "manage.py",
+        ".gitignore",
+        ".fission",
+        ".fission/secret",
+        "shared",
+        "shared/__init__.py",
+        "shared/source",
+        "shared/jobs",
+        "shared/jobs/__init__.py",
+        "shared/jobs/jobs.py",
+        "shared/nodes",
+        "shared/nodes/__init__.py",
+        "shared/nodes/nodes.py",
+        "shared/pipes",
+        "shared/pipes/__init__.py",
+        "shared/pipes/pipes.py",
     }
     assert files(root) == expected
     assert not (root / "shared" / "config.py").exists()
@@ -75,10 +88,18 @@ def test_startnetwork_layout(project):
     assert result.returncode == 0, result.stderr
     root = project.root / "demo_network_v1"
     assert files(root) == {
-        "__init__.py", "config.py", "source",
-        "jobs", "jobs/__init__.py", "jobs/jobs.py",
-        "nodes", "nodes/__init__.py", "nodes/nodes.py",
-        "pipes", "pipes/__init__.py", "pipes/pipes.py",
+        "__init__.py",
+        "config.py",
+        "source",
+        "jobs",
+        "jobs/__init__.py",
+        "jobs/jobs.py",
+        "nodes",
+        "nodes/__init__.py",
+        "nodes/nodes.py",
+        "pipes",
+        "pipes/__init__.py",
+        "pipes/pipes.py",
     }
     config = (root / "config.py").read_text()
     assert "from demo_network_v1.jobs.jobs import" in config
@@ -90,7 +111,10 @@ def test_manage_works_from_another_folder(project, tmp_path):
     project.manage("net", "startnetwork")
     result = subprocess.run(
         [sys.executable, str(project.root / "manage.py"), "net", "simulate"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     # the template's JOBS is empty: the error proves the network was found from elsewhere
     assert result.returncode == 2 and "JOBS is empty" in result.stderr

@@ -72,7 +72,11 @@ def test_pipe_without_consumer(load):
             """
         )
     message = str(info.value)
-    assert "pipe 4" in message and "Middle 2" in message and "no job in JOBS has it as an input" in message
+    assert (
+        "pipe 4" in message
+        and "Middle 2" in message
+        and "no job in JOBS has it as an input" in message
+    )
     assert "config.py:" in message
 
 
@@ -82,7 +86,9 @@ def test_pipe_without_producer(load):
 
 
 def test_producer_declared_but_not_listed_in_jobs_is_named(load):
-    with pytest.raises(PipeError, match=r"Source created at .*config\.py:\d+ has it, but .*not listed"):
+    with pytest.raises(
+        PipeError, match=r"Source created at .*config\.py:\d+ has it, but .*not listed"
+    ):
         load(
             """
             forgotten = Source(outputs=[PicklePipe(9)])
@@ -217,7 +223,9 @@ def test_same_job_object_listed_twice(load):
 
 
 def test_bad_pipe_id(load):
-    with pytest.raises(PipeError, match=r"config\.py:\d+: PicklePipe\('7'\): a pipe id must be a positive integer"):
+    with pytest.raises(
+        PipeError, match=r"config\.py:\d+: PicklePipe\('7'\): a pipe id must be a positive integer"
+    ):
         load("JOBS = [Source(outputs=[PicklePipe('7')])]")
 
 

@@ -9,10 +9,10 @@ import socket
 import time
 
 import pytest
+from tests.conftest import wait_for_line
 
 from fission.runtime import handshake
 from fission.runtime.framing import HEADER, Kind, encode
-from tests.conftest import wait_for_line
 
 JOBS = """
 import json
@@ -84,8 +84,9 @@ def tally(folder) -> dict:
 
 def test_two_networks_simulate_at_once(project, reap):
     first = project.network("net", jobs=JOBS, config=chain_config(200_000))
-    second = project.network("other", jobs=JOBS, config=chain_config(200_000).replace(
-        "net.jobs", "other.jobs"))
+    second = project.network(
+        "other", jobs=JOBS, config=chain_config(200_000).replace("net.jobs", "other.jobs")
+    )
     one = project.start("net", "simulate")
     two = project.start("other", "simulate")
     reap.extend([one, two])
@@ -110,7 +111,9 @@ def test_slow_consumer_throttles_its_producer(project):
 @pytest.fixture
 def running_sink(project, reap):
     """A network whose sink waits on a source that starts slowly; yields (folder, endpoint)."""
-    jobs = JOBS + """
+    jobs = (
+        JOBS
+        + """
 
 class Slowly(PythonJob):
     def run(self):
@@ -118,6 +121,7 @@ class Slowly(PythonJob):
             time.sleep(1.5)
             yield value
 """
+    )
     config = """
 from fission.core.pipes import PicklePipe
 from net.jobs.jobs import Slowly, Tally
@@ -167,20 +171,27 @@ def test_hostile_and_broken_peers_do_not_hurt_the_job(running_sink):
     # 2. the wrong secret
     wrong = dial(address)
     with pytest.raises(Exception, match="does not know this network's secret|closed"):
-        handshake.connect(wrong, b"w" * 32, {"role": "producer", "pipe": 1,
-                                              "producer_epoch": 1, "consumer_epoch": 0,
-                                              "acked": 0})
+        handshake.connect(
+            wrong,
+            b"w" * 32,
+            {"role": "producer", "pipe": 1, "producer_epoch": 1, "consumer_epoch": 0, "acked": 0},
+        )
     # 3. a pipe the job does not have
     stranger = dial(address)
     with pytest.raises(Exception, match="has no input pipe 99"):
-        handshake.connect(stranger, secret, {"role": "producer", "pipe": 99,
-                                             "producer_epoch": 1, "consumer_epoch": 0,
-                                             "acked": 0})
+        handshake.connect(
+            stranger,
+            secret,
+            {"role": "producer", "pipe": 99, "producer_epoch": 1, "consumer_epoch": 0, "acked": 0},
+        )
     # 4. a stale producer epoch (fenced off)
     stale = dial(address)
     with pytest.raises(Exception, match="producer epoch 7 is stale"):
-        handshake.connect(stale, secret, {"role": "producer", "pipe": 1, "producer_epoch": 7,
-                                          "consumer_epoch": 0, "acked": 0})
+        handshake.connect(
+            stale,
+            secret,
+            {"role": "producer", "pipe": 1, "producer_epoch": 7, "consumer_epoch": 0, "acked": 0},
+        )
     # 5. a handshake cut off mid-frame
     cut = dial(address)
     cut.sendall(encode(Kind.HELLO, 0, 0, b'{"v": 1, "pipe": 1}')[:12])
@@ -200,8 +211,11 @@ def test_authenticated_peer_sending_a_malformed_frame(running_sink):
     # another pipe is a protocol error: that connection is dropped, the job survives, and the
     # real producer reconnects and delivers everything.
     peer = dial(address)
-    handshake.connect(peer, secret, {"role": "producer", "pipe": 1, "producer_epoch": 1,
-                                     "consumer_epoch": 0, "acked": 0})
+    handshake.connect(
+        peer,
+        secret,
+        {"role": "producer", "pipe": 1, "producer_epoch": 1, "consumer_epoch": 0, "acked": 0},
+    )
     peer.sendall(HEADER.pack(Kind.DATA, 0, 55, 1, 3) + b"abc")
     assert closed_by_peer(peer)
     assert process.wait(timeout=20) == 0, "\n".join(process.errors)

@@ -75,8 +75,10 @@ def test_exception_in_run_stops_everything(project):
     result = project.manage("net", "simulate", timeout=30)
     assert time.monotonic() - started < 10
     assert result.returncode == 1
-    assert "job Boom 2 failed: Boom 2.run() raised ValueError in round 3: cannot handle 3" in \
-        result.stderr
+    assert (
+        "job Boom 2 failed: Boom 2.run() raised ValueError in round 3: cannot handle 3"
+        in result.stderr
+    )
     assert "[Boom 2]     raise ValueError" in result.stderr  # the user's line, named by job
     assert 'jobs.py", line' in result.stderr
     assert "fission/runtime" not in result.stderr  # our frames are left out
@@ -111,16 +113,15 @@ def test_killed_job_host_is_reported(project, reap):
         time.sleep(0.05)
     hosts = descendants(process.pid)
     # find the Sleeper's process through its working directory
-    victim = next(
-        pid for pid in hosts
-        if os.readlink(f"/proc/{pid}/cwd").endswith("/simulation/2")
-    )
+    victim = next(pid for pid in hosts if os.readlink(f"/proc/{pid}/cwd").endswith("/simulation/2"))
     os.kill(victim, signal.SIGKILL)
     process.wait(timeout=10)
     assert process.returncode == 1
     time.sleep(0.2)
-    assert "job Sleeper 2 died: the job's process ended unexpectedly (killed by signal 9)" in \
-        "\n".join(process.errors)
+    assert (
+        "job Sleeper 2 died: the job's process ended unexpectedly (killed by signal 9)"
+        in "\n".join(process.errors)
+    )
     assert not alive(hosts)
 
 

@@ -159,13 +159,16 @@ def test_job_api_end_to_end(project):
 
 
 def test_streams_of_different_length_end_with_the_shorter(project):
-    jobs = JOBS + """
+    jobs = (
+        JOBS
+        + """
 
 class Pair(PythonJob):
     def run(self, a, b):
         with open("pairs.txt", "a") as handle:
             handle.write(f"{a},{b}\\n")
 """
+    )
     config = """
 from fission.core.pipes import PicklePipe
 from net.jobs.jobs import Numbers, Pair

@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from tests.conftest import DATA, alive, descendants, wait_for_line
 
 EXPECTED = "5 -> Sum over [1, 8, 27, 64, 125] is 225"
@@ -49,11 +48,22 @@ def test_tutorial_runs_and_stops_cleanly(project, reap, sig):
     assert not abstract_sockets(token), "sockets left behind"
 
     assert sorted(p.name for p in run.iterdir()) == [
-        "1", "2", "3", "4", "5", "FISSION.log", "info.txt"
+        "1",
+        "2",
+        "3",
+        "4",
+        "5",
+        "FISSION.log",
+        "info.txt",
     ]
     info = (run / "info.txt").read_text()
-    for number, kind in [(1, "SourceJob"), (2, "SourceJob"), (3, "SourceJob"), (4, "JoinJob"),
-                         (5, "ReduceJob")]:
+    for number, kind in [
+        (1, "SourceJob"),
+        (2, "SourceJob"),
+        (3, "SourceJob"),
+        (4, "JoinJob"),
+        (5, "ReduceJob"),
+    ]:
         assert f"{number}  {kind}" in info
     assert "1 -> 1" in (run / "1" / "job.log").read_text()
     if sig == signal.SIGINT:

@@ -9,7 +9,9 @@ from fission.runtime.framing import HEADER_SIZE, FrameDecoder, Kind, encode
 
 
 def test_roundtrip_split_at_every_byte():
-    stream = b"".join(encode(Kind.DATA, 7, sqn, bytes([sqn]) * sqn, flags=sqn & 0xFF) for sqn in range(1, 20))
+    stream = b"".join(
+        encode(Kind.DATA, 7, sqn, bytes([sqn]) * sqn, flags=sqn & 0xFF) for sqn in range(1, 20)
+    )
     for cut in range(len(stream)):
         decoder = FrameDecoder()
         frames = decoder.feed(stream[:cut]) + decoder.feed(stream[cut:])
@@ -36,6 +38,6 @@ def test_unknown_kind_is_a_protocol_error():
 
 def test_oversized_length_is_rejected_before_buffering():
     decoder = FrameDecoder(max_payload=1024)
-    header = encode(Kind.DATA, 1, 1, b"")[:HEADER_SIZE - 4] + (10**9).to_bytes(4, "little")
+    header = encode(Kind.DATA, 1, 1, b"")[: HEADER_SIZE - 4] + (10**9).to_bytes(4, "little")
     with pytest.raises(ProtocolError, match="exceeds the 1024 limit"):
         decoder.feed(header)

@@ -172,7 +172,7 @@ class _Zygote:
                 code = _host_child(job, spec, request["workdir"], fds, zygote_pid, self.sock)
             except HostStopped:
                 code = 0
-            except BaseException:  # noqa: BLE001 - last resort: the job host must not return
+            except BaseException:
                 with contextlib.suppress(Exception):
                     import traceback
 

@@ -1,7 +1,8 @@
 """What every command shares: its context, discovery, and the one place errors are printed.
 
-A command is a module in ``fission.cli.commands`` defining ``app`` (a :class:`click.Command`
-whose context object is the :class:`CommandContext`), ``HELP`` (one line for the command list) and ``SCOPE``:
+A command is a module in ``fission.cli.commands`` defining ``app`` (a
+:class:`click.Command` whose context object is the :class:`CommandContext`), ``HELP`` (one
+line for the command list) and ``SCOPE``:
 
 * ``"network"``: needs an existing, runnable network (``manage.py <network> <command>``);
 * ``"new-network"``: takes the network name of a network that does not exist yet;

@@ -80,8 +80,12 @@ def admin_main(argv: list[str] | None = None) -> int:
             f"project's manage.py"
         )
     module = discover_commands()["startproject"]
-    return invoke(module, CommandContext(project_dir=Path.cwd()), [project, *rest],
-                  f"{prog} <project> startproject")
+    return invoke(
+        module,
+        CommandContext(project_dir=Path.cwd()),
+        [project, *rest],
+        f"{prog} <project> startproject",
+    )
 
 
 def fission_main(argv: list[str] | None = None) -> int:

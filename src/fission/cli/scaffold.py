@@ -15,6 +15,7 @@ from fission.core.errors import ProjectError
 
 __all__ = ["render", "validate_name"]
 
+
 def validate_name(name: str, what: str) -> None:
     if not name.isidentifier() or keyword.iskeyword(name):
         raise ProjectError(

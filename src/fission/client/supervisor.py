@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from fission.backends.local import LocalBackend
+from fission.client.output import JobOutput
+from fission.client.rundir import JOB_LOG, prepare_run_folder
 from fission.core.errors import FissionError
 from fission.core.jobs import BaseJob
 from fission.core.network import Network
@@ -37,8 +39,6 @@ from fission.runtime import endpoint, handshake
 from fission.runtime.control import ControlChannel, decode_message
 from fission.runtime.framing import FrameDecoder
 from fission.runtime.host import HostSpec
-from fission.client.output import JobOutput
-from fission.client.rundir import JOB_LOG, prepare_run_folder
 
 __all__ = ["JobRecord", "Simulation"]
 
@@ -142,8 +142,12 @@ class Simulation:
         handler._fission_run = True  # type: ignore[attr-defined]
         root.addHandler(handler)
         root.setLevel(settings.log_level())
-        log.info("network %s: %d jobs, run folder %s", self.network.name,
-                 len(self.network.jobs), self.run_folder)
+        log.info(
+            "network %s: %d jobs, run folder %s",
+            self.network.name,
+            len(self.network.jobs),
+            self.run_folder,
+        )
 
     def _install_signal_wakeup(self) -> None:
         wake_r, wake_w = socket.socketpair()
@@ -176,8 +180,10 @@ class Simulation:
             listen=f"unix:@fission-{self.token}-job{job.id}-e{record.epoch}",
             control=self.control_address,
             secret=self.secret,
-            input_epochs={p.id: self.records[self.network.connections[p.id].producer.id].epoch
-                          for p in job.inputs},
+            input_epochs={
+                p.id: self.records[self.network.connections[p.id].producer.id].epoch
+                for p in job.inputs
+            },
             window_blocks=settings.CREDIT_WINDOW,
             window_bytes=settings.CREDIT_BYTES,
         )
@@ -300,8 +306,9 @@ class Simulation:
         try:
             messages = [decode_message(f) for f in record.decoder.feed(data)]
         except FissionError as exc:
-            log.warning("%s: malformed control message (%s); connection closed",
-                        record.job.name, exc)
+            log.warning(
+                "%s: malformed control message (%s); connection closed", record.job.name, exc
+            )
             self.selector.unregister(sock)
             sock.close()
             record.channel = None
@@ -320,8 +327,11 @@ class Simulation:
             if all(r.endpoint for r in self.records.values()) and not self._peers_sent:
                 self._peers_sent = True
                 self._send_peers()
-                log.info("all %d jobs ready after %.3f s", len(self.records),
-                         time.monotonic() - self.started_at)
+                log.info(
+                    "all %d jobs ready after %.3f s",
+                    len(self.records),
+                    time.monotonic() - self.started_at,
+                )
         elif kind == "stats":
             record.stats = message
         elif kind == "state":
@@ -333,10 +343,10 @@ class Simulation:
             elif state == "FINISHED":
                 log.info("%s finished after round %s", record.job.name, message.get("round"))
                 sinks = self.network.sinks()
-                if sinks and all(self.records[s.id].state == "FINISHED" for s in sinks):
-                    if not self._finishing_since and not self._stopping_since:
-                        self._finishing_since = time.monotonic()
-                        self.status("fission: every sink finished")
+                finished = all(self.records[s.id].state == "FINISHED" for s in sinks)
+                if sinks and finished and not self._finishing_since and not self._stopping_since:
+                    self._finishing_since = time.monotonic()
+                    self.status("fission: every sink finished")
 
     def _on_failed(self, record: JobRecord, message: dict[str, Any]) -> None:
         record.error = str(message.get("error", ""))
@@ -398,8 +408,11 @@ class Simulation:
         log.info("%s exited with status %s", record.job.name, status)
         if record.state in ("FINISHED", "FAILED", "STOPPED") or self._stopping_since:
             return
-        how = f"killed by signal {-status}" if status is not None and status < 0 else \
-            f"exit status {status}"
+        how = (
+            f"killed by signal {-status}"
+            if status is not None and status < 0
+            else f"exit status {status}"
+        )
         record.state = "FAILED"
         record.error = f"the job's process ended unexpectedly ({how})"
         print(f"\nfission: job {record.job.name} died: {record.error}", file=sys.stderr)

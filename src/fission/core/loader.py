@@ -39,7 +39,7 @@ def network_dir(project_dir: Path, network: str) -> Path:
         hint = (
             "it holds shared jobs, pipes and nodes and cannot run by itself"
             if network == "shared"
-            else f"add one, or recreate the network with: python3 manage.py <name> startnetwork"
+            else "add one, or recreate the network with: python3 manage.py <name> startnetwork"
         )
         raise ProjectError(f"network '{network}' has no config.py ({folder}); {hint}")
     return folder
@@ -76,9 +76,7 @@ def load_config_module(project_dir: Path, network: str) -> tuple[ModuleType, lis
         except FissionError:
             raise
         except SyntaxError as exc:
-            raise ConfigError(
-                f"{exc.filename}:{exc.lineno}: syntax error: {exc.msg}"
-            ) from None
+            raise ConfigError(f"{exc.filename}:{exc.lineno}: syntax error: {exc.msg}") from None
         except ImportError as exc:
             where = _user_frame(exc, project_dir) or config_file
             raise ConfigError(
@@ -87,8 +85,9 @@ def load_config_module(project_dir: Path, network: str) -> tuple[ModuleType, lis
             ) from None
         except Exception as exc:
             where = _user_frame(exc, project_dir) or config_file
-            raise ConfigError(f"{where}: loading config.py failed: {type(exc).__name__}: {exc}") \
-                from exc
+            raise ConfigError(
+                f"{where}: loading config.py failed: {type(exc).__name__}: {exc}"
+            ) from exc
     return module, list(scope.jobs)
 
 

@@ -12,18 +12,23 @@ Everything a running network relies on is checked here, before any process start
 
 from __future__ import annotations
 
+import graphlib
 import inspect
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from fission.core.declaration import describe
 from fission.core.errors import ConfigError, JobError, PipeError
 from fission.core.jobs import BaseJob
 from fission.core.pipes import BasePipe
 from fission.core.settings import Settings
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 __all__ = ["Connection", "Network"]
 
@@ -59,11 +64,18 @@ class Network:
         self.connections = dict(connections)
         self.settings = settings
         self.network_dir = network_dir
-        self.graph = nx.MultiDiGraph()
+
+    @cached_property
+    def graph(self) -> nx.MultiDiGraph:
+        """The job graph as networkx: nodes are job ids, edges are keyed by pipe id."""
+        import networkx as nx  # only tools that draw or analyse the graph pay for the import
+
+        graph = nx.MultiDiGraph()
         for job in self.jobs:
-            self.graph.add_node(job.id, job=job)
+            graph.add_node(job.id, job=job)
         for conn in self.connections.values():
-            self.graph.add_edge(conn.producer.id, conn.consumer.id, key=conn.id, pipe=conn.pipe)
+            graph.add_edge(conn.producer.id, conn.consumer.id, key=conn.id, pipe=conn.pipe)
+        return graph
 
     # -- queries ----------------------------------------------------------------------------
     def job(self, job_id: int) -> BaseJob:
@@ -245,20 +257,22 @@ def _check_whitelists(pipe: BasePipe, producer: BaseJob, consumer: BaseJob) -> N
 
 
 def _check_acyclic(network: Network) -> None:
-    synchronous = nx.DiGraph()
-    synchronous.add_nodes_from(job.id for job in network.jobs)
+    # graphlib (standard library) instead of networkx here: loading a config stays fast.
+    upstream: dict[int, set[int]] = {job.id: set() for job in network.jobs}  # type: ignore[misc]
+    pipe_of: dict[tuple[int, int], int] = {}
     for conn in network.connections.values():
         if not conn.pipe.ASYNC:
-            synchronous.add_edge(conn.producer.id, conn.consumer.id, pipe=conn.id)
+            upstream[conn.consumer.id].add(conn.producer.id)  # type: ignore[index]
+            pipe_of[(conn.producer.id, conn.consumer.id)] = conn.id  # type: ignore[index]
     try:
-        cycle = nx.find_cycle(synchronous)
-    except nx.NetworkXNoCycle:
-        return
-    first = network.job(cycle[0][0])
-    path = " -> ".join(
-        f"{network.job(a).name} (pipe {synchronous.edges[a, b]['pipe']})" for a, b in cycle
-    )
-    raise PipeError(
-        f"{first.declared_at}: the pipes form a cycle: {path} -> {first.name}; every round "
-        f"would wait for itself. Break the cycle or make one pipe optional"
-    )
+        graphlib.TopologicalSorter(upstream).prepare()
+    except graphlib.CycleError as error:
+        cycle = list(reversed(error.args[1]))  # producer -> consumer order
+        first = network.job(cycle[0])
+        path = " -> ".join(
+            f"{network.job(a).name} (pipe {pipe_of[(a, b)]})" for a, b in itertools.pairwise(cycle)
+        )
+        raise PipeError(
+            f"{first.declared_at}: the pipes form a cycle: {path} -> ... ; every round would "
+            f"wait for itself. Break the cycle or make one pipe optional"
+        ) from None

@@ -38,7 +38,7 @@ class BaseNode:
         if not isinstance(host, str) or not host.strip():
             raise ConfigError(
                 f"{self.declared_at}: {type(self).__name__}({host!r}): a node needs its address "
-                f"as a string, e.g. BaseNode(\"192.168.4.2\")"
+                f'as a string, e.g. BaseNode("192.168.4.2")'
             )
         self.host = host.strip()
         self.port = port

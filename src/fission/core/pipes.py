@@ -41,10 +41,12 @@ class BasePipe:
     id: int
     declarations: list[Location]
 
-    def __new__(cls, id: int, *args: Any, **kwargs: Any) -> BasePipe:  # noqa: A002
+    def __new__(cls, id: int, *args: Any, **kwargs: Any) -> BasePipe:
         where = caller_location()
         if isinstance(id, bool) or not isinstance(id, int) or id <= 0:
-            raise PipeError(f"{where}: {cls.__name__}({id!r}): a pipe id must be a positive integer")
+            raise PipeError(
+                f"{where}: {cls.__name__}({id!r}): a pipe id must be a positive integer"
+            )
         if id > 0xFFFFFFFF:
             raise PipeError(f"{where}: {cls.__name__}({id}): pipe ids must be below 2**32")
         scope = current_scope()
@@ -65,7 +67,7 @@ class BasePipe:
             scope.pipes[id] = pipe
         return pipe
 
-    def __init__(self, id: int) -> None:  # noqa: A002
+    def __init__(self, id: int) -> None:
         # __new__ already set the id; __init__ runs again for every reference to the same id.
         pass
 
@@ -142,7 +144,7 @@ class BytesPipe(BasePipe):
 
     def __init__(
         self,
-        id: int,  # noqa: A002
+        id: int,
         block_size: int | None = None,
         block_count: int | None = None,
     ) -> None:

@@ -32,7 +32,7 @@ class Setting:
 def _log_level(value: Any) -> str | None:
     if isinstance(value, int) or str(value).upper() in logging.getLevelNamesMapping():
         return None
-    return "must be a logging level name such as \"INFO\" or \"DEBUG\""
+    return 'must be a logging level name such as "INFO" or "DEBUG"'
 
 
 def _positive(value: Any) -> str | None:
@@ -52,24 +52,48 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("REMOTE_ROOT", "~/fission/", (str,), "working folder on the servers", run_only=True),
     Setting("LOG_LEVEL", "INFO", (str, int), "level of the client's log", check=_log_level),
     Setting("LOG_FILE", "FISSION.log", (str,), "client log, relative to the run folder"),
-    Setting("CLIENT_IP", "", (str,), "this machine's address as the servers see it",
-            run_only=True),
+    Setting("CLIENT_IP", "", (str,), "this machine's address as the servers see it", run_only=True),
     Setting("DEBUG_WINDOW", False, (bool,), "show every job's output on the terminal"),
     Setting("JOBS", None, (list, tuple), "the jobs of the network"),
     Setting("NODES", [], (list, tuple), "the servers the network may use", run_only=True),
-    Setting("PRE_COPY", False, (bool,), "ship every job's files to every server at start",
-            run_only=True),
+    Setting(
+        "PRE_COPY", False, (bool,), "ship every job's files to every server at start", run_only=True
+    ),
     Setting("XML_FILE", None, (str, type(None)), "MARVELO XML topology to import"),
-    Setting("HEARTBEAT_PERIOD", 0.5, (int, float), "seconds between server health checks",
-            run_only=True, check=_positive),
-    Setting("HEARTBEAT_MISSES", 2, (int,), "missed health checks before a server is dead",
-            run_only=True, check=_at_least_one),
-    Setting("JOB_RESTARTS", 3, (int,), "restarts of a crashing job before it is FAILED",
-            run_only=True, check=_not_negative),
-    Setting("CREDIT_WINDOW", 4096, (int,), "blocks in flight per pipe (backpressure)",
-            check=_at_least_one),
-    Setting("CREDIT_BYTES", 16 * 1024 * 1024, (int,), "bytes in flight per pipe",
-            check=_at_least_one),
+    Setting(
+        "HEARTBEAT_PERIOD",
+        0.5,
+        (int, float),
+        "seconds between server health checks",
+        run_only=True,
+        check=_positive,
+    ),
+    Setting(
+        "HEARTBEAT_MISSES",
+        2,
+        (int,),
+        "missed health checks before a server is dead",
+        run_only=True,
+        check=_at_least_one,
+    ),
+    Setting(
+        "JOB_RESTARTS",
+        3,
+        (int,),
+        "restarts of a crashing job before it is FAILED",
+        run_only=True,
+        check=_not_negative,
+    ),
+    Setting(
+        "CREDIT_WINDOW",
+        4096,
+        (int,),
+        "blocks in flight per pipe (backpressure)",
+        check=_at_least_one,
+    ),
+    Setting(
+        "CREDIT_BYTES", 16 * 1024 * 1024, (int,), "bytes in flight per pipe", check=_at_least_one
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -18,6 +18,7 @@ The client never sends code or pickles over this channel.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -79,7 +80,5 @@ class ControlChannel:
         return self._inbox.pop(0)
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.sock.close()
-        except OSError:
-            pass

@@ -8,12 +8,14 @@ This is the only module of the runtime that creates sockets.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import struct
 
 from fission.core.errors import ProtocolError
 
-__all__ = ["connect", "listen", "tune"]
+__all__ = ["connect", "listen", "peer_name", "tune"]
 
 
 def tune(sock: socket.socket) -> None:
@@ -21,10 +23,8 @@ def tune(sock: socket.socket) -> None:
     if sock.family in (socket.AF_INET, socket.AF_INET6):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     for option in (socket.SO_SNDBUF, socket.SO_RCVBUF):
-        try:
+        with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, option, 1 << 20)
-        except OSError:
-            pass
 
 
 def listen(spec: str, backlog: int = 64) -> tuple[socket.socket, str]:
@@ -47,6 +47,20 @@ def listen(spec: str, backlog: int = 64) -> tuple[socket.socket, str]:
     sock.listen(backlog)
     os.set_inheritable(sock.fileno(), False)
     return sock, address
+
+
+def peer_name(sock: socket.socket, address: object) -> str:
+    """A readable name of a connected peer: ``host:port``, or ``pid N`` on a Unix socket."""
+    if sock.family == socket.AF_UNIX:
+        try:
+            creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+            pid, uid, _gid = struct.unpack("3i", creds)
+            return f"pid {pid} (uid {uid})"
+        except OSError:
+            return "a local process"
+    if isinstance(address, tuple):
+        return f"{address[0]}:{address[1]}"
+    return str(address)
 
 
 def connect(address: str, timeout: float = 2.0) -> socket.socket:

@@ -4,8 +4,11 @@ The connecting side (a producer, or a job host calling the client) and the accep
 prove they know the secret without sending it::
 
     connector -> acceptor   HELLO      {nonce_c, ...facts: pipe, epochs, ...}
-    acceptor  -> connector  CHALLENGE  {nonce_s, proof_a, ...answer}   proof_a = HMAC(k, A|nonce_c|nonce_s|hello|answer)
-    connector -> acceptor   PROOF      {proof_c}                        proof_c = HMAC(k, C|nonce_s|nonce_c|hello|answer)
+    acceptor  -> connector  CHALLENGE  {nonce_s, proof_a, ...answer}
+    connector -> acceptor   PROOF      {proof_c}
+
+    proof_a = HMAC(k, "A" | nonce_c | nonce_s | hello | answer)
+    proof_c = HMAC(k, "C" | nonce_s | nonce_c | hello | answer)
 
 The MACs bind both nonces and every fact exchanged, so a recorded handshake cannot be replayed
 and the facts (pipe id, epochs, resume point) cannot be altered in transit. Both payloads are
@@ -49,7 +52,9 @@ def send_json_frame(sock: socket.socket, kind: Kind, message: dict[str, Any]) ->
     sock.sendall(encode(kind, 0, 0, json.dumps(message, separators=(",", ":")).encode()))
 
 
-def recv_json_frame(sock: socket.socket, kind: Kind, limit: int = HANDSHAKE_LIMIT) -> dict[str, Any]:
+def recv_json_frame(
+    sock: socket.socket, kind: Kind, limit: int = HANDSHAKE_LIMIT
+) -> dict[str, Any]:
     header = recv_exactly(sock, HEADER_SIZE)
     got_kind, _flags, _pipe, _sqn, length = HEADER.unpack(header)
     if got_kind != kind:
@@ -84,7 +89,9 @@ def connect(sock: socket.socket, secret: bytes, facts: dict[str, Any]) -> dict[s
     expected = _mac(secret, b"A", nonce_c, nonce_s, hello, answer)
     if not hmac.compare_digest(expected, str(challenge.get("proof", ""))):
         raise AuthError("the peer does not know this network's secret")
-    send_json_frame(sock, Kind.PROOF, {"proof": _mac(secret, b"C", nonce_s, nonce_c, hello, answer)})
+    send_json_frame(
+        sock, Kind.PROOF, {"proof": _mac(secret, b"C", nonce_s, nonce_c, hello, answer)}
+    )
     return dict(answer)
 
 

@@ -56,6 +56,11 @@ SLOW_CALL = 0.0001
 #: Rounds processed before looking at the sockets again.
 ROUNDS_PER_TURN = 2048
 HEARTBEAT_EVERY = 1.0
+#: While busy, the I/O thread pauses YIELD_PAUSE seconds every YIELD_EVERY seconds (GIL hand-over).
+YIELD_EVERY = 0.02
+YIELD_PAUSE = 0.0002
+#: A batch stops growing at this many bytes (the byte credit is checked per batch).
+BATCH_BYTES = 1024 * 1024
 
 
 @dataclass
@@ -98,12 +103,14 @@ class _Outputs:
         self.packers = [pipe.encoder() for pipe in job.outputs]
         self.count = len(links)
 
-    def emit(self, sqn: int, result: Any, flags: int) -> None:
+    def emit(self, sqn: int, result: Any, flags: int) -> int:
+        """Queue round ``sqn``'s frames; returns the largest payload size queued on one link."""
         links = self.links
         if result is None:
             for link in links:
                 link.add(_SKIP, sqn, b"", flags)
-            return
+            return 0
+        largest = 0
         if type(result) is tuple:
             if len(result) != self.count:
                 hint = (
@@ -120,10 +127,15 @@ class _Outputs:
                 if value is None:
                     link.add(_SKIP, sqn, b"", flags)
                 else:
-                    link.add(_DATA, sqn, pack(value), flags)
-            return
+                    payload = pack(value)
+                    largest = max(largest, len(payload))
+                    link.add(_DATA, sqn, payload, flags)
+            return largest
         for link, pack in zip(links, self.packers, strict=True):
-            link.add(_DATA, sqn, pack(result), flags)
+            payload = pack(result)
+            largest = max(largest, len(payload))
+            link.add(_DATA, sqn, payload, flags)
+        return largest
 
 
 class JobHost:
@@ -168,6 +180,7 @@ class JobHost:
         self._use_alarm = threading.current_thread() is threading.main_thread()
         self._slow = False
         self._quick_calls = 0
+        self._last_pause = time.monotonic()
         self._last_contact = time.monotonic()
         self.state = "STARTING"
 
@@ -268,7 +281,9 @@ class JobHost:
             except OSError:
                 return
             threading.Thread(
-                target=self._authenticate_input, args=(sock, str(peer)), daemon=True
+                target=self._authenticate_input,
+                args=(sock, endpoint.peer_name(sock, peer)),
+                daemon=True,
             ).start()
 
     def _authenticate_input(self, sock: socket.socket, peer: str) -> None:
@@ -295,13 +310,20 @@ class JobHost:
             endpoint.tune(sock)
             hello, _ = handshake.accept(sock, self.secret, decide)
         except (OSError, FissionError) as exc:
-            sys.stderr.write(f"fission: rejected a connection to {self.job.name} from {peer}: "
-                             f"{exc}\n")
+            sys.stderr.write(
+                f"fission: rejected a connection to {self.job.name} from {peer}: {exc}\n"
+            )
             sock.close()
             return
         self._handoff.put(
-            ("input", int(hello["pipe"]), sock, int(hello.get("acked", 0)), peer,
-             int(hello.get("producer_epoch", 0)))
+            (
+                "input",
+                int(hello["pipe"]),
+                sock,
+                int(hello.get("acked", 0)),
+                peer,
+                int(hello.get("producer_epoch", 0)),
+            )
         )
         self._wake()
 
@@ -411,8 +433,10 @@ class JobHost:
 
     def describe(self) -> str:
         """One line of state per link, for a person debugging a stuck network (SIGUSR1)."""
-        lines = [f"{self.job.name} epoch {self.spec.epoch}: state {self.state}, round "
-                 f"{self.round}, ending {self._ending}, slow {self._slow}, armed {self._armed}"]
+        lines = [
+            f"{self.job.name} epoch {self.spec.epoch}: state {self.state}, round "
+            f"{self.round}, ending {self._ending}, slow {self._slow}, armed {self._armed}"
+        ]
         lines += [f"  {link!r}" for link in (*self.inputs, *self.outputs)]
         return "\n".join(lines)
 
@@ -474,11 +498,26 @@ class JobHost:
             self._acknowledge_inputs()
             if self._ending and all(link.done for link in self.outputs):
                 more = True  # everything is delivered: finish now, do not wait for an event
+            if more:
+                self._share_the_gil()
             self._wait_for_io(0 if more else None)
         # everything delivered downstream: release the producers
         for link in self.inputs:
             link.send_ack(self.round * link.block_count)
             link.send_close()
+
+    def _share_the_gil(self) -> None:
+        """Let the helper threads run during a long busy stretch of the I/O thread.
+
+        A thread that only releases the GIL for an instant (a select with timeout 0) gets it
+        straight back, so a CPU-bound job would starve the control, connector and heartbeat
+        threads for as long as it keeps busy. A real pause of a fraction of a millisecond every
+        YIELD_EVERY seconds hands the GIL over (about 1% of the time, only while busy).
+        """
+        now = time.monotonic()
+        if now - self._last_pause > YIELD_EVERY:
+            time.sleep(YIELD_PAUSE)
+            self._last_pause = time.monotonic()
 
     def _wait_for_io(self, timeout: float | None) -> None:
         for key, mask in self._selector.select(timeout):
@@ -600,6 +639,8 @@ class JobHost:
         budget = min(BATCH_BLOCKS, *(link.credit() for link in outputs))
         if budget <= 0:
             return False
+        byte_budget = self._byte_budget()
+        queued = 0
         job = self.job
         call = generator.__next__ if generator is not None else job.run
         fast = self._fast_output()
@@ -631,15 +672,22 @@ class JobHost:
             if value is not None:
                 sqn = self.round + 1
                 self.round = sqn
-                if not self._armed:
+                if not self._armed and not slow:
                     self._started_batch()
-                self._emit(fast, emit, sqn, value, FLAG_FINISHED if finishing else 0)
+                queued += self._emit(fast, emit, sqn, value, FLAG_FINISHED if finishing else 0)
             if finishing:
                 self._end_stream(self.round)
                 return False
-            if self._slow or self._flush_due:
+            if self._slow or self._flush_due or queued >= byte_budget:
                 return True
         return True
+
+    def _byte_budget(self) -> int:
+        """Bytes the next batch may hold: the smallest free byte credit, at most BATCH_BYTES."""
+        return min(
+            BATCH_BYTES,
+            *(link.window_bytes - link.unacked_bytes for link in self.outputs if not link.closed),
+        )
 
     def _fast_output(self) -> tuple[Any, ...] | None:
         """For a job with one open output: what the hot loop needs to append frames itself."""
@@ -651,12 +699,13 @@ class JobHost:
     def _emit(
         self,
         fast: tuple[Any, ...] | None,
-        emit: Callable[[int, Any, int], None],
+        emit: Callable[[int, Any, int], int],
         sqn: int,
         value: Any,
         flags: int,
-    ) -> None:
-        """Send round ``sqn``'s result: inline for one output and one value, else generic."""
+    ) -> int:
+        """Queue round ``sqn``'s result (inline for one output and one value, else generic);
+        returns the bytes queued on the fullest link."""
         try:
             if fast is not None and value is not None and type(value) is not tuple:
                 link, append, header, pipe_id, pack = fast
@@ -666,8 +715,8 @@ class JobHost:
                 append(header(_DATA, flags, pipe_id, sqn, len(payload)))
                 append(payload)
                 link.last_sqn = sqn
-            else:
-                emit(sqn, value, flags)
+                return len(payload)
+            return emit(sqn, value, flags)
         except ApiMisuse as exc:
             raise JobFailed(str(exc), "") from None
         except Exception as exc:
@@ -736,14 +785,22 @@ class JobHost:
             # A fresh instance resumes after the last round every input had acknowledged.
             self.round = max(link.base // link.block_count for link in inputs)
             self._acked_round = self.round
-        budget = min(ROUNDS_PER_TURN, *(link.credit() for link in outputs)) if outputs \
+        budget = (
+            min(ROUNDS_PER_TURN, *(link.credit() for link in outputs))
+            if outputs
             else ROUNDS_PER_TURN
+        )
         if budget <= 0:
             return False
+        byte_budget = self._byte_budget() if outputs else 0
+        queued = 0
         job = self.job
         run = job.run
         emit = self._emitter.emit
         fast = self._fast_output()
+        if fast is not None:
+            fast_link, append, header, pipe_id, pack = fast
+            batch = fast_link.batch
         single = inputs[0] if len(inputs) == 1 and inputs[0].block_count == 1 else None
         unpack = self._unpackers[0]
         clock = time.perf_counter
@@ -799,9 +856,29 @@ class JobHost:
             self.round = r
             finishing = job._finish_requested
             if outputs:
-                if not self._armed:
+                if not self._armed and not slow:
                     self._started_batch()
-                self._emit(fast, emit, r, result, FLAG_FINISHED if finishing else 0)
+                if (
+                    fast is not None
+                    and not finishing
+                    and result is not None
+                    and type(result) is not tuple
+                ):
+                    # the common case, inlined: one output, one value
+                    try:
+                        payload = pack(result)
+                    except Exception as exc:
+                        raise JobFailed(self._pack_error(r, exc), _user_trace(exc)) from None
+                    if not batch:
+                        fast_link.batch_first = r
+                    append(header(_DATA, 0, pipe_id, r, len(payload)))
+                    append(payload)
+                    fast_link.last_sqn = r
+                    queued += len(payload)
+                else:
+                    queued += self._emit(fast, emit, r, result, FLAG_FINISHED if finishing else 0)
+                if queued >= byte_budget:
+                    return True
             if finishing:
                 self._end_stream(r)
                 return False
@@ -812,7 +889,7 @@ class JobHost:
                 self._acknowledge_inputs()
         return True
 
-    def _gather(self, r: int) -> list[Any] | None | bool:
+    def _gather(self, r: int) -> list[Any] | bool | None:
         """Arguments of round ``r``; None if no input carries data; False if not complete."""
         for link in self.inputs:
             high = r * link.block_count
@@ -849,9 +926,7 @@ class JobHost:
         if not self.inputs:
             return
         if self.outputs:
-            done = min(
-                (self.round if link.closed else link.acked) for link in self.outputs
-            )
+            done = min((self.round if link.closed else link.acked) for link in self.outputs)
         else:
             done = self.round
         if done > self._acked_round:

@@ -16,6 +16,7 @@ Both are used only by the job host's single I/O thread; neither blocks.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from collections import deque
 from typing import Any
@@ -149,10 +150,8 @@ class OutputLink:
 
     def detach(self) -> None:
         if self.sock is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self.sock.close()
-            except OSError:
-                pass
         self.sock = None
         self.unsent = deque()
 
@@ -240,10 +239,8 @@ class InputLink:
 
     def attach(self, sock: socket.socket, producer_acked: int, peer: str) -> None:
         if self.sock is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self.sock.close()
-            except OSError:
-                pass
         sock.setblocking(False)
         self.sock = sock
         self.peer = peer
@@ -258,10 +255,8 @@ class InputLink:
 
     def detach(self) -> None:
         if self.sock is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self.sock.close()
-            except OSError:
-                pass
         self.sock = None
 
     def on_readable(self) -> bool:
@@ -295,7 +290,7 @@ class InputLink:
                 )
             if stop > end:
                 break
-            if kind == _DATA or kind == _SKIP:
+            if kind == _DATA or kind == _SKIP:  # noqa: SIM109 - globals: no tuple per frame
                 if sqn < expected:
                     self.duplicates += 1
                 else:
@@ -307,7 +302,9 @@ class InputLink:
                 self.eos = sqn
             else:
                 self.detach()
-                raise ProtocolError(f"pipe {pipe_id}: unexpected frame kind {kind} from {self.peer}")
+                raise ProtocolError(
+                    f"pipe {pipe_id}: unexpected frame kind {kind} from {self.peer}"
+                )
             offset = stop
         self.received += expected - self.next_sqn
         self.next_sqn = expected

@@ -1,11 +1,10 @@
 # ----------------------------------------------------
 # FISSION CONFIG FILE (compatibility fixture: the seed tutorial's config, see tests/README.md)
 # ----------------------------------------------------
-from fission.core.pipes import PicklePipe
-from fission.core.nodes import BaseNode
-
-from demo_network_v1.jobs.jobs import SourceJob, ReduceJob, JoinJob
+from demo_network_v1.jobs.jobs import JoinJob, ReduceJob, SourceJob
 from demo_network_v1.pipes.pipes import ReducePipe
+from fission.core.nodes import BaseNode
+from fission.core.pipes import PicklePipe
 
 USER = "pi"
 REMOTE_ROOT = f"/home/{USER}/fission/"

@@ -22,10 +22,19 @@ NETWORK = "demo_network_v1"
 
 
 @click.command(help=HELP)
-@click.option("--folder", type=click.Path(path_type=Path, file_okay=False),
-              default=Path("fission-demo"), show_default=True, help="Project folder to use.")
-@click.option("--seconds", type=float, default=None,
-              help="Stop after this many seconds (default: run until Ctrl+C).")
+@click.option(
+    "--folder",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("fission-demo"),
+    show_default=True,
+    help="Project folder to use.",
+)
+@click.option(
+    "--seconds",
+    type=float,
+    default=None,
+    help="Stop after this many seconds (default: run until Ctrl+C).",
+)
 @click.pass_obj
 def app(context: CommandContext, folder: Path, seconds: float | None) -> int:
     project = (context.project_dir / folder).resolve()

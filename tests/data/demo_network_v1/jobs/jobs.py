@@ -1,6 +1,7 @@
 # Compatibility fixture: the seed tutorial's jobs, as a user types them (see tests/README.md).
-from fission.core.jobs import PythonJob
 import time
+
+from fission.core.jobs import PythonJob
 
 
 class SourceJob(PythonJob):
