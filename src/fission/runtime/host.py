@@ -50,7 +50,7 @@ _SKIP = int(Kind.SKIP)
 #: Blocks per output batch before it is written out.
 BATCH_BLOCKS = 256
 #: A batch older than this (seconds) is written out even if it is not full.
-FLUSH_AFTER = 0.0005
+FLUSH_AFTER = 0.001
 #: A user call slower than this marks the job as slow: its blocks leave one by one.
 SLOW_CALL = 0.0001
 #: Rounds processed before looking at the sockets again.
@@ -180,6 +180,8 @@ class JobHost:
         self._use_alarm = threading.current_thread() is threading.main_thread()
         self._slow = False
         self._quick_calls = 0
+        self._batch_cpu = 0.0
+        self._ack_step = max(1, spec.window_blocks // 8)
         self._last_pause = time.monotonic()
         self._last_contact = time.monotonic()
         self.state = "STARTING"
@@ -486,7 +488,7 @@ class JobHost:
         while True:
             self._take_handoffs()
             if self._ending:
-                self._acknowledge_inputs()
+                self._acknowledge_inputs(everything=True)
                 if all(link.done for link in self.outputs):
                     break
                 more = False
@@ -495,7 +497,8 @@ class JobHost:
             else:
                 more = self._process_rounds()
             self._flush_all()
-            self._acknowledge_inputs()
+            # While busy, acknowledge in steps (fewer wake-ups upstream); before waiting, all.
+            self._acknowledge_inputs(everything=not more)
             if self._ending and all(link.done for link in self.outputs):
                 more = True  # everything is delivered: finish now, do not wait for an event
             if more:
@@ -644,6 +647,9 @@ class JobHost:
         job = self.job
         call = generator.__next__ if generator is not None else job.run
         fast = self._fast_output()
+        if fast is not None:
+            out, append, header, pipe_id, pack = fast
+            batch = out.batch
         emit = self._emitter.emit
         clock = time.perf_counter
         started = 0.0
@@ -674,7 +680,21 @@ class JobHost:
                 self.round = sqn
                 if not self._armed and not slow:
                     self._started_batch()
-                queued += self._emit(fast, emit, sqn, value, FLAG_FINISHED if finishing else 0)
+                if fast is not None and not finishing and type(value) is not tuple:
+                    # the common case, inlined: one output, one value
+                    try:
+                        payload = pack(value)
+                    except Exception as exc:
+                        raise JobFailed(self._pack_error(sqn, exc), _user_trace(exc)) from None
+                    if not batch:
+                        out.batch_first = sqn
+                    append(header(_DATA, 0, pipe_id, sqn, len(payload)))
+                    append(payload)
+                    out.last_sqn = sqn
+                    queued += len(payload)
+                else:
+                    flags = FLAG_FINISHED if finishing else 0
+                    queued += self._emit(fast, emit, sqn, value, flags)
             if finishing:
                 self._end_stream(self.round)
                 return False
@@ -740,13 +760,17 @@ class JobHost:
     def _started_batch(self) -> None:
         if self._use_alarm:
             self._armed = True
+            self._batch_cpu = time.thread_time()
             signal.setitimer(signal.ITIMER_REAL, FLUSH_AFTER)
 
     def _on_alarm(self, signum: int, frame: Any) -> None:
         self._armed = False
         # A batch still this small after FLUSH_AFTER means the job is slow: from now on its
         # blocks leave one by one (see _note_call for the way back).
-        if sum(len(link.batch) for link in self.outputs) < 32:
+        # (CPU time tells a slow job from one that was merely not scheduled: 3 processes on 2
+        # cores are preempted for milliseconds at times.)
+        busy = time.thread_time() - self._batch_cpu > FLUSH_AFTER / 2
+        if busy and sum(len(link.batch) for link in self.outputs) < 32:
             self._slow = True
             self._quick_calls = 0
         if self._in_user_code:
@@ -793,6 +817,16 @@ class JobHost:
         if budget <= 0:
             return False
         byte_budget = self._byte_budget() if outputs else 0
+        if (
+            len(inputs) == 1
+            and inputs[0].block_count == 1
+            and len(outputs) <= 1
+            and not self._slow
+            and (not outputs or not outputs[0].closed)
+        ):
+            finished = self._simple_rounds(inputs[0], budget, byte_budget)
+            if finished is not None:
+                return finished
         queued = 0
         job = self.job
         run = job.run
@@ -886,7 +920,82 @@ class JobHost:
                 self._note_call(clock() - started)
             if slow or self._flush_due:
                 self._flush_all()
-                self._acknowledge_inputs()
+                self._acknowledge_inputs(everything=True)
+        return True
+
+    def _simple_rounds(self, link: InputLink, budget: int, byte_budget: int) -> bool | None:
+        """The most common shape at full speed: one input (BLOCK_COUNT 1), at most one output.
+
+        Same contract as :meth:`_process_rounds`; returns None when the next frame needs the
+        general path (a SKIP, a gap).
+        """
+        queue_ = link.queue
+        popleft = queue_.popleft
+        unpack = self._unpackers[0]
+        job = self.job
+        run = job.run
+        fast = self._fast_output()
+        if fast is not None:
+            out, append, header, pipe_id, pack = fast
+            batch = out.batch
+        queued = 0
+        r = self.round
+        for _ in range(budget):
+            if not queue_:
+                if link.eos is not None and link.eos <= r:
+                    self._end_stream(r)
+                return False
+            item = popleft()
+            sqn, kind, _flags, payload = item
+            if sqn != r + 1 or kind != _DATA:
+                queue_.appendleft(item)
+                return None
+            r = sqn
+            try:
+                value = unpack(payload)
+            except Exception as exc:
+                raise JobFailed(
+                    f"{job.name}: decoding a block of pipe {link.pipe_id} failed: "
+                    f"{type(exc).__name__}: {exc}",
+                    _user_trace(exc),
+                ) from None
+            self._in_user_code = True
+            try:
+                result = run(value)
+            except (HostStopped, JobFailed):
+                raise
+            except Exception as exc:
+                raise JobFailed(
+                    f"{job.name}.run() raised {type(exc).__name__} in round {r}: {exc}",
+                    _user_trace(exc),
+                ) from None
+            finally:
+                self._in_user_code = False
+            self.round = r
+            if fast is not None:
+                if not self._armed:
+                    self._started_batch()
+                if result is not None and type(result) is not tuple and not job._finish_requested:
+                    try:
+                        payload = pack(result)
+                    except Exception as exc:
+                        raise JobFailed(self._pack_error(r, exc), _user_trace(exc)) from None
+                    if not batch:
+                        out.batch_first = r
+                    append(header(_DATA, 0, pipe_id, r, len(payload)))
+                    append(payload)
+                    out.last_sqn = r
+                    queued += len(payload)
+                    if queued >= byte_budget or self._flush_due or self._slow:
+                        return True
+                    continue
+                flags = FLAG_FINISHED if job._finish_requested else 0
+                queued += self._emit(fast, self._emitter.emit, r, result, flags)
+            if job._finish_requested:
+                self._end_stream(r)
+                return False
+            if self._flush_due or self._slow or queued >= byte_budget > 0:
+                return True
         return True
 
     def _gather(self, r: int) -> list[Any] | bool | None:
@@ -922,14 +1031,19 @@ class JobHost:
                 args.append(values)
         return args if any_data else None
 
-    def _acknowledge_inputs(self) -> None:
+    def _acknowledge_inputs(self, everything: bool = True) -> None:
+        """Acknowledge upstream every round whose effect is safe downstream (DESIGN section 5).
+
+        Unless ``everything``, only in steps of ``_ack_step`` rounds: each acknowledgement wakes
+        the producer, and credit windows are far larger than the step.
+        """
         if not self.inputs:
             return
         if self.outputs:
             done = min((self.round if link.closed else link.acked) for link in self.outputs)
         else:
             done = self.round
-        if done > self._acked_round:
+        if done > self._acked_round and (everything or done - self._acked_round >= self._ack_step):
             self._acked_round = done
             for link in self.inputs:
                 link.send_ack(done * link.block_count)

@@ -232,7 +232,8 @@ class InputLink:
         self.closed = False  # we told the producer to stop
         self.ack_sent = 0
         self._ack_wanted = 0
-        self._buffer = b""
+        self._pending: list[bytes | memoryview] = []  # pieces of a frame spanning reads
+        self._pending_size = 0
         self.duplicates = 0
         self.gaps = 0
         self.received = 0
@@ -244,7 +245,8 @@ class InputLink:
         sock.setblocking(False)
         self.sock = sock
         self.peer = peer
-        self._buffer = b""
+        self._pending = []
+        self._pending_size = 0
         if self.next_sqn == 0:
             # A fresh consumer starts right after what the producer knows is safe.
             self.base = producer_acked
@@ -271,45 +273,102 @@ class InputLink:
         if not data:
             self.detach()
             return False
-        if self._buffer:
-            data = self._buffer + data
-        offset = 0
+        start = 0
+        if self._pending:
+            # A frame begun in an earlier read: collect its pieces without copying them, and
+            # copy each byte once when it is whole (big blocks arrive over many reads).
+            self._pending.append(data)
+            self._pending_size += len(data)
+            need = self._pending_need()
+            if self._pending_size < need:
+                return True
+            start = len(data) - (self._pending_size - need)
+            self._complete_pending(memoryview(data)[:start])
+        self._parse(data, start)
+        return True
+
+    def _pending_need(self) -> int:
+        """Total size of the frame being collected (its header may still be incomplete)."""
+        if self._pending_size < HEADER_SIZE:
+            return HEADER_SIZE
+        first = self._pending[0]
+        head = first if len(first) >= HEADER_SIZE else b"".join(self._pending)
+        length = HEADER.unpack_from(head, 0)[4]
+        self._check(HEADER.unpack_from(head, 0)[2], length)
+        return HEADER_SIZE + length
+
+    def _complete_pending(self, last: memoryview) -> None:
+        pieces = [memoryview(p) for p in self._pending[:-1]]
+        pieces.append(last)
+        self._pending = []
+        self._pending_size = 0
+        if len(pieces[0]) >= HEADER_SIZE:
+            kind, flags, _pipe, sqn, _length = HEADER.unpack_from(pieces[0], 0)
+            pieces[0] = pieces[0][HEADER_SIZE:]
+            payload = b"".join(pieces)  # the one copy of this block
+        else:  # the header itself was split across reads (rare)
+            whole = b"".join(pieces)
+            kind, flags, _pipe, sqn, _length = HEADER.unpack_from(whole, 0)
+            payload = whole[HEADER_SIZE:]
+        self._accept(kind, flags, sqn, payload)
+
+    def _check(self, pipe: int, length: int) -> None:
+        if pipe != self.pipe_id or length > self.max_payload:
+            self.detach()
+            raise ProtocolError(
+                f"pipe {self.pipe_id}: malformed frame from {self.peer} (pipe {pipe}, "
+                f"{length} bytes)"
+            )
+
+    def _accept(self, kind: int, flags: int, sqn: int, payload: bytes) -> None:
+        """One frame outside the fast loop (end of stream, errors, frames spanning reads)."""
+        if kind == _DATA or kind == _SKIP:  # noqa: SIM109 - same test as the fast loop
+            if sqn < self.next_sqn:
+                self.duplicates += 1
+                return
+            if sqn > self.next_sqn:
+                self.gaps += sqn - self.next_sqn
+            self.queue.append((sqn, kind, flags, payload))
+            self.received += 1
+            self.next_sqn = sqn + 1
+        elif kind == _EOS:
+            self.eos = sqn
+        else:
+            self.detach()
+            raise ProtocolError(
+                f"pipe {self.pipe_id}: unexpected frame kind {kind} from {self.peer}"
+            )
+
+    def _parse(self, data: bytes, offset: int) -> None:
+        """Queue every whole frame of ``data`` from ``offset``; keep an incomplete tail."""
         end = len(data)
         unpack = HEADER.unpack_from
         queue = self.queue
         expected = self.next_sqn
+        first = expected
         pipe_id = self.pipe_id
+        limit = self.max_payload
         while end - offset >= HEADER_SIZE:
             kind, flags, pipe, sqn, length = unpack(data, offset)
             stop = offset + HEADER_SIZE + length
-            if pipe != pipe_id or length > self.max_payload:
-                self.detach()
-                raise ProtocolError(
-                    f"pipe {pipe_id}: malformed frame from {self.peer} (pipe {pipe}, "
-                    f"{length} bytes)"
-                )
+            if pipe != pipe_id or length > limit:
+                self._check(pipe, length)
             if stop > end:
                 break
-            if kind == _DATA or kind == _SKIP:  # noqa: SIM109 - globals: no tuple per frame
-                if sqn < expected:
-                    self.duplicates += 1
-                else:
-                    if sqn > expected:
-                        self.gaps += sqn - expected
-                    queue.append((sqn, kind, flags, data[offset + HEADER_SIZE : stop]))
-                    expected = sqn + 1
-            elif kind == _EOS:
-                self.eos = sqn
+            if (kind == _DATA or kind == _SKIP) and sqn == expected:  # noqa: SIM109
+                queue.append((sqn, kind, flags, data[offset + HEADER_SIZE : stop]))
+                expected = sqn + 1
             else:
-                self.detach()
-                raise ProtocolError(
-                    f"pipe {pipe_id}: unexpected frame kind {kind} from {self.peer}"
-                )
+                self.received += expected - first
+                self.next_sqn = expected
+                self._accept(kind, flags, sqn, data[offset + HEADER_SIZE : stop])
+                expected = first = self.next_sqn
             offset = stop
-        self.received += expected - self.next_sqn
+        self.received += expected - first
         self.next_sqn = expected
-        self._buffer = data[offset:] if offset < end else b""
-        return True
+        if offset < end:
+            self._pending = [data[offset:] if offset else data]
+            self._pending_size = end - offset
 
     def send_ack(self, sqn: int) -> None:
         """Acknowledge every block up to ``sqn`` (cumulative); retried if the socket is busy."""
