@@ -37,13 +37,16 @@ class Project:
         )
 
     def start(self, *args: str) -> subprocess.Popen:
-        """Start manage.py in the background; its output lines collect in ``.lines``/``.errors``."""
+        """Start manage.py in the background, in its own process group as a shell would (so
+        ``os.killpg`` is what Ctrl+C on a terminal does); output lines collect in
+        ``.lines`` and ``.errors``."""
         process = subprocess.Popen(
             [sys.executable, "manage.py", *args],
             cwd=self.root,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            start_new_session=True,
         )
         process.lines = []  # type: ignore[attr-defined]
         process.errors = []  # type: ignore[attr-defined]

@@ -68,8 +68,8 @@ class Wrap(PythonJob):
         return ((value, -value),)
 
 
-class Collect(PythonJob):
-    '''sink writing what it got, one JSON line per round, with its id; setup/teardown'''
+class Collect(LocalJob, PythonJob):
+    '''sink on the client (a LocalJob) writing one JSON line per round, with its id'''
 
     def setup(self):
         self.out = open("received.jsonl", "w")

@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import inspect
 import os
-import queue
 import selectors
 import signal
 import socket
@@ -32,6 +31,7 @@ import sys
 import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -153,7 +153,8 @@ class JobHost:
         self._output_by_pipe = {link.pipe_id: link for link in self.outputs}
         self._unpackers = [p.decoder() for p in job.inputs]
         self._emitter = _Outputs(job, self.outputs)
-        self._handoff: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        # deque: append/popleft are atomic, and an empty check costs nothing on the hot loop
+        self._handoff: deque[tuple[Any, ...]] = deque()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
@@ -180,7 +181,6 @@ class JobHost:
         self._use_alarm = threading.current_thread() is threading.main_thread()
         self._slow = False
         self._quick_calls = 0
-        self._batch_cpu = 0.0
         self._ack_step = max(1, spec.window_blocks // 8)
         self._last_pause = time.monotonic()
         self._last_contact = time.monotonic()
@@ -317,7 +317,7 @@ class JobHost:
             )
             sock.close()
             return
-        self._handoff.put(
+        self._handoff.append(
             (
                 "input",
                 int(hello["pipe"]),
@@ -367,7 +367,7 @@ class JobHost:
             delay = 0.02
             event.clear()
             sock.settimeout(None)
-            self._handoff.put(("output", link.pipe_id, sock, int(answer.get("resume_from", 0))))
+            self._handoff.append(("output", link.pipe_id, sock, int(answer.get("resume_from", 0))))
             self._wake()
 
     def _control_loop(self) -> None:
@@ -396,13 +396,13 @@ class JobHost:
             had_target = pipe in self._targets
             self._targets[pipe] = (str(address), int(epoch))
             if had_target:
-                self._handoff.put(("retarget", pipe))
+                self._handoff.append(("retarget", pipe))
             self._target_events[pipe].set()
         for pipe_text, epoch in message.get("inputs", {}).items():
             pipe = int(pipe_text)
             if self.spec.input_epochs.get(pipe) != int(epoch):
                 self.spec.input_epochs[pipe] = int(epoch)
-                self._handoff.put(("refence", pipe))
+                self._handoff.append(("refence", pipe))
         self._wake()
 
     def _heartbeat_loop(self) -> None:
@@ -575,11 +575,9 @@ class JobHost:
         if self._flush_due:
             self._flush_due = False
             self._flush_all()
-        while True:
-            try:
-                item = self._handoff.get_nowait()
-            except queue.Empty:
-                return
+        handoff = self._handoff
+        while handoff:
+            item = handoff.popleft()
             if item[0] == "input":
                 _, pipe, sock, acked, peer, producer_epoch = item
                 link = self._input_by_pipe[pipe]
@@ -760,17 +758,16 @@ class JobHost:
     def _started_batch(self) -> None:
         if self._use_alarm:
             self._armed = True
-            self._batch_cpu = time.thread_time()
             signal.setitimer(signal.ITIMER_REAL, FLUSH_AFTER)
 
     def _on_alarm(self, signum: int, frame: Any) -> None:
         self._armed = False
         # A batch still this small after FLUSH_AFTER means the job is slow: from now on its
         # blocks leave one by one (see _note_call for the way back).
-        # (CPU time tells a slow job from one that was merely not scheduled: 3 processes on 2
-        # cores are preempted for milliseconds at times.)
-        busy = time.thread_time() - self._batch_cpu > FLUSH_AFTER / 2
-        if busy and sum(len(link.batch) for link in self.outputs) < 32:
+        # Only if the time went to user code: outside it, the process was merely not scheduled
+        # (3 processes on 2 cores are preempted for milliseconds at times). A job wrongly taken
+        # for slow leaves slow mode after a few quick calls (_note_call).
+        if self._in_user_code and sum(len(link.batch) for link in self.outputs) < 32:
             self._slow = True
             self._quick_calls = 0
         if self._in_user_code:
