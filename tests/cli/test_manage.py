@@ -53,3 +53,58 @@ def test_config_error_is_one_line_and_traceback_on_request(project):
     assert "Traceback" not in result.stderr
     verbose = project.manage("net", "simulate", "--traceback")
     assert "Traceback" in verbose.stderr
+
+
+def test_simulate_warns_about_likely_mistakes_but_runs(project):
+    jobs = """
+from fission.core.jobs import PythonJob
+
+
+class One(PythonJob):
+    def run(self):
+        yield 1
+
+
+class Sink(PythonJob):
+    def run(self, value):
+        pass
+"""
+    config = """
+from fission.core.pipes import PicklePipe
+from net.jobs.jobs import One, Sink
+
+JOBS = [One(outputs=[PicklePipe(1)]), Sink(inputs=[PicklePipe(1)])]
+DEBUG_WINDOWS = True
+HEARTBEAT_PERIOD = 0
+"""
+    project.network("net", jobs=jobs, config=config)
+    result = project.manage("net", "simulate")
+    assert result.returncode == 0, result.stderr
+    assert "DEBUG_WINDOWS is not a FISSION setting (ignored); did you mean DEBUG_WINDOW?" in (
+        result.stderr
+    )
+    assert "warning (matters for run)" in result.stderr and "HEARTBEAT_PERIOD" in result.stderr
+
+
+def test_folder_option_never_empties_a_foreign_folder(project):
+    project.network("net", config="JOBS = []\n")
+    keep = project.root / "keep"
+    keep.mkdir()
+    (keep / "data.txt").write_text("precious")
+    jobs_ok = project.root / "net" / "config.py"
+    jobs_ok.write_text(
+        "from fission.core.pipes import PicklePipe\n"
+        "from fission.core.jobs import PythonJob\n"
+        "class S(PythonJob):\n    def run(self):\n        yield 1\n"
+        "class T(PythonJob):\n    def run(self, v):\n        pass\n"
+        "JOBS = [S(outputs=[PicklePipe(1)]), T(inputs=[PicklePipe(1)])]\n"
+    )
+    result = project.manage("net", "simulate", "--folder", str(keep))
+    assert result.returncode == 2
+    assert "is not a FISSION run folder; refusing to empty it" in result.stderr
+    assert (keep / "data.txt").read_text() == "precious"
+
+
+def test_names_that_shadow_modules_are_refused(project):
+    result = project.manage("codecs", "startnetwork")
+    assert result.returncode == 2 and "would shadow the Python module" in result.stderr

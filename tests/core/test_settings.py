@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 
 import pytest
@@ -45,18 +46,46 @@ XML_FILE = None
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
-        ('LOG_LEVEL = "LOUD"', "LOG_LEVEL must be a logging level name"),
+        ('LOG_LEVEL = "LOUD"', r"config\.py:6: LOG_LEVEL must be a logging level name"),
         ("DEBUG_WINDOW = 'yes'", "DEBUG_WINDOW must be bool, got str"),
-        ("PRE_COPY = 1", "PRE_COPY must be bool, got int"),
-        ("NODES = 'node1'", "NODES must be list or tuple"),
-        ("HEARTBEAT_PERIOD = 0", "HEARTBEAT_PERIOD must be greater than 0"),
         ("CREDIT_WINDOW = 0", "CREDIT_WINDOW must be at least 1"),
         ("XML_FILE = 3", "XML_FILE must be str or None"),
     ],
 )
-def test_wrong_setting_types(load, line, expected):
+def test_wrong_settings_stop_everything(load, line, expected):
     with pytest.raises(ConfigError, match=expected):
         load(BASIC + line + "\n")
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("PRE_COPY = 1", "PRE_COPY must be bool, got int"),
+        ("NODES = 'node1'", "NODES must be list or tuple"),
+        ("NODES = ['not a node']", "NODES entry 1 is 'not a node', not a node"),
+        ("HEARTBEAT_PERIOD = 0", r"config\.py:6: HEARTBEAT_PERIOD must be greater than 0"),
+    ],
+)
+def test_settings_for_servers_only_are_collected_for_run(load, line, expected):
+    settings = load(BASIC + line + "\n").settings
+    assert any(re.search(expected, problem) for problem in settings.run_problems)
+
+
+def test_typos_and_unlisted_jobs_are_warned_about(load):
+    network = load(
+        BASIC
+        + """
+DEBUG_WINDOWS = True
+spare = Source(outputs=[PicklePipe(9)])
+XML_FILE = "topology.xml"
+"""
+    )
+    assert any(
+        "DEBUG_WINDOWS is not a FISSION setting (ignored); did you mean DEBUG_WINDOW?" in w
+        for w in network.settings.warnings
+    )
+    assert any("Source is created but not listed in JOBS" in w for w in network.warnings)
+    assert any("XML_FILE is not supported yet" in w for w in network.warnings)
 
 
 def test_missing_jobs(load):

@@ -52,6 +52,7 @@ def test_tutorial_runs_and_stops_cleanly(project, reap, sig):
     assert not abstract_sockets(token), "sockets left behind"
 
     assert sorted(p.name for p in run.iterdir()) == [
+        ".fission-run",
         "1",
         "2",
         "3",
@@ -81,6 +82,7 @@ def test_run_folder_is_recreated(project, reap):
     project.copy_network(DATA / "demo_network_v1")
     stale = project.root / "demo_network_v1" / "simulation" / "stale.txt"
     stale.parent.mkdir(parents=True)
+    (stale.parent / ".fission-run").write_text("")  # a previous run's folder
     stale.write_text("old run")
     process = project.start("demo_network_v1", "simulate")
     reap.append(process)

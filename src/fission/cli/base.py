@@ -24,8 +24,9 @@ from types import ModuleType
 import click
 
 from fission.core.errors import FissionError
+from fission.core.network import Network
 
-__all__ = ["CommandContext", "discover_commands", "invoke"]
+__all__ = ["CommandContext", "discover_commands", "fail", "invoke", "show_warnings"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,14 @@ def discover_commands() -> dict[str, ModuleType]:
         if hasattr(module, "app"):
             found[info.name] = module
     return found
+
+
+def show_warnings(network: Network) -> None:
+    """Print what is likely a mistake but does not stop a local run (settings for servers)."""
+    for warning in (*network.settings.warnings, *network.warnings):
+        print(f"fission: warning: {warning}", file=sys.stderr)
+    for problem in network.settings.run_problems:
+        print(f"fission: warning (matters for run): {problem}", file=sys.stderr)
 
 
 def fail(message: str, code: int = 2) -> int:

@@ -89,7 +89,7 @@ def admin_main(argv: list[str] | None = None) -> int:
 
 
 def fission_main(argv: list[str] | None = None) -> int:
-    """``fission <command> ...``: startproject, server, and network commands with --project."""
+    """``fission <command> ...``: the commands that need no project yet (startproject, demo)."""
     argv = sys.argv[1:] if argv is None else argv
     commands = discover_commands()
     if not argv or argv[0] in ("-h", "--help"):

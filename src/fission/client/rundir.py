@@ -10,18 +10,31 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from fission.core.errors import ProjectError
 from fission.core.network import Network
 
-__all__ = ["JOB_LOG", "prepare_run_folder"]
+__all__ = ["JOB_LOG", "MARKER", "prepare_run_folder"]
 
 JOB_LOG = "job.log"
+#: Marks a folder as a run folder that a later run may empty.
+MARKER = ".fission-run"
 
 
 def prepare_run_folder(network: Network, folder: Path) -> None:
-    """Empty ``folder`` and lay out one sub-folder per job plus ``info.txt``."""
+    """Empty ``folder`` and lay out one sub-folder per job plus ``info.txt``.
+
+    Only a folder FISSION made (it holds the ``MARKER`` file) or an empty one is ever emptied:
+    a mistyped ``--folder`` must not erase someone's data.
+    """
     if folder.exists():
+        if any(folder.iterdir()) and not (folder / MARKER).exists():
+            raise ProjectError(
+                f"{folder} exists and is not a FISSION run folder; refusing to empty it. "
+                f"Choose another --folder, or remove it yourself"
+            )
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
+    (folder / MARKER).write_text("This folder is recreated by every FISSION run.\n")
     width = len(str(len(network.jobs)))
     lines = [f"Network {network.name}: {len(network.jobs)} jobs, {len(network.connections)} pipes"]
     for job in network.jobs:

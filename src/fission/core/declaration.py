@@ -35,6 +35,8 @@ class Location:
     line: int
 
     def __str__(self) -> str:
+        if not self.line:
+            return self.file
         try:
             shown = str(Path(self.file).resolve().relative_to(Path.cwd()))
         except ValueError:

@@ -64,6 +64,8 @@ class Network:
         self.connections = dict(connections)
         self.settings = settings
         self.network_dir = network_dir
+        #: Things that do not stop a run but are most likely mistakes (shown by the commands).
+        self.warnings: list[str] = []
 
     @cached_property
     def graph(self) -> nx.MultiDiGraph:
@@ -152,6 +154,16 @@ class Network:
             connections[pipe_id] = Connection(pipe, producer, consumer, out_slot, in_slot)
         network = cls(name, job_list, connections, settings, network_dir)
         _check_acyclic(network)
+        network.warnings = [
+            f"{job.declared_at}: {type(job).__name__} is created but not listed in JOBS "
+            f"(ignored)"
+            for job in unlisted
+        ]
+        if settings.XML_FILE is not None:
+            network.warnings.append(
+                f"{settings.config_file}: XML_FILE is not supported yet (the library issue "
+                f"adds MARVELO XML import); {settings.XML_FILE!r} is ignored"
+            )
         return network
 
 
@@ -267,12 +279,12 @@ def _check_acyclic(network: Network) -> None:
     try:
         graphlib.TopologicalSorter(upstream).prepare()
     except graphlib.CycleError as error:
-        cycle = list(reversed(error.args[1]))  # producer -> consumer order
+        cycle = list(reversed(error.args[1]))  # producer -> consumer order, closed: a ... a
         first = network.job(cycle[0])
         path = " -> ".join(
             f"{network.job(a).name} (pipe {pipe_of[(a, b)]})" for a, b in itertools.pairwise(cycle)
         )
         raise PipeError(
-            f"{first.declared_at}: the pipes form a cycle: {path} -> ... ; every round would "
-            f"wait for itself. Break the cycle or make one pipe optional"
+            f"{first.declared_at}: the pipes form a cycle: {path}; every round would wait for "
+            f"itself. Break the cycle or make one pipe optional"
         ) from None

@@ -186,13 +186,14 @@ class BytesPipe(BasePipe):
         return data
 
     def encoder(self) -> Callable[[Any], bytes]:
-        if type(self).pack is not BytesPipe.pack:
-            return self.pack
+        # Executables and other languages read exactly BLOCK_SIZE bytes: check every block,
+        # whether the default pack() or a custom one made it.
+        pack = self.pack
         size = self._size
         name = repr(self)
 
         def checked(data: Any) -> bytes:
-            block = bytes(data)
+            block = bytes(pack(data))
             if len(block) != size:
                 raise ValueError(f"{name} carries blocks of {size} bytes, got {len(block)}")
             return block

@@ -2,11 +2,15 @@
 
 ``SETTINGS`` is the one table of every variable config.py may define; the startnetwork template
 documents the same names (a test keeps the two in step). Settings marked ``run_only`` matter only
-when the network runs on servers: ``simulate`` checks their types but not their values.
+when the network runs on servers: their problems are collected in ``run_problems`` (``simulate``
+shows them as warnings, ``run`` refuses to start). Names config.py defines that look like
+settings but are none (a typo such as ``DEBUG_WINDOWS``) become ``warnings``.
 """
 
 from __future__ import annotations
 
+import ast
+import difflib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,6 +18,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from fission.core.declaration import Location
 from fission.core.errors import ConfigError
 
 __all__ = ["SETTINGS", "Setting", "Settings"]
@@ -105,6 +110,8 @@ class Settings:
 
     values: dict[str, Any] = field(default_factory=dict)
     config_file: str = "config.py"
+    run_problems: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     def __getattr__(self, name: str) -> Any:
         if name in _BY_NAME:
@@ -114,10 +121,13 @@ class Settings:
     @classmethod
     def from_module(cls, module: ModuleType) -> Settings:
         config_file = getattr(module, "__file__", None) or "config.py"
+        lines = _assignment_lines(config_file)
         values: dict[str, Any] = {}
+        run_problems: list[str] = []
         for setting in SETTINGS:
+            where = str(Location(config_file, lines.get(setting.name, 0)))
             if not hasattr(module, setting.name):
-                if setting.default is None and setting.name == "JOBS":
+                if setting.name == "JOBS":
                     raise ConfigError(
                         f"{config_file}: defines no JOBS; add JOBS = [...] with the jobs of the "
                         f"network"
@@ -126,18 +136,19 @@ class Settings:
                 continue
             value = getattr(module, setting.name)
             values[setting.name] = value
-            problem = None
-            is_bool = isinstance(value, bool)
-            if not isinstance(value, setting.kind) or (is_bool and bool not in setting.kind):
-                wanted = " or ".join(
-                    "None" if k is type(None) else k.__name__ for k in setting.kind
-                )
-                problem = f"must be {wanted}, got {type(value).__name__} {value!r}"
-            elif setting.check is not None:
-                problem = setting.check(value)
+            problem = _problem(setting, value)
             if problem:
-                raise ConfigError(f"{config_file}: {setting.name} {problem} ({setting.doc})")
-        return cls(values=values, config_file=config_file)
+                message = f"{where}: {setting.name} {problem} ({setting.doc})"
+                if not setting.run_only:
+                    raise ConfigError(message)
+                run_problems.append(message)
+        run_problems += _node_problems(values["NODES"], config_file, lines)
+        return cls(
+            values=values,
+            config_file=config_file,
+            run_problems=tuple(run_problems),
+            warnings=tuple(_unknown_names(module, config_file, lines)),
+        )
 
     def log_level(self) -> int:
         level = self.values["LOG_LEVEL"]
@@ -146,3 +157,55 @@ class Settings:
     def log_path(self, run_folder: Path) -> Path:
         path = Path(self.values["LOG_FILE"]).expanduser()
         return path if path.is_absolute() else run_folder / path
+
+
+def _problem(setting: Setting, value: Any) -> str | None:
+    wrong_bool = isinstance(value, bool) and bool not in setting.kind
+    if not isinstance(value, setting.kind) or wrong_bool:
+        wanted = " or ".join("None" if k is type(None) else k.__name__ for k in setting.kind)
+        return f"must be {wanted}, got {type(value).__name__} {value!r}"
+    return setting.check(value) if setting.check is not None else None
+
+
+def _node_problems(nodes: Any, config_file: str, lines: dict[str, int]) -> list[str]:
+    from fission.core.nodes import BaseNode  # settings are read before nodes matter
+
+    if not isinstance(nodes, (list, tuple)):
+        return []
+    where = str(Location(config_file, lines.get("NODES", 0)))
+    return [
+        f"{where}: NODES entry {position} is {node!r}, not a node such as BaseNode(\"10.0.0.2\")"
+        for position, node in enumerate(nodes, start=1)
+        if not isinstance(node, BaseNode)
+    ]
+
+
+def _unknown_names(module: ModuleType, config_file: str, lines: dict[str, int]) -> list[str]:
+    """Upper-case names assigned in config.py that are no setting: most likely typos."""
+    known = [s.name for s in SETTINGS]
+    found = []
+    for name, line in sorted(lines.items(), key=lambda item: item[1]):
+        if name in _BY_NAME or not name.isupper():
+            continue
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        found.append(f"{Location(config_file, line)}: {name} is not a FISSION setting (ignored)"
+                     f"{hint}")
+    return found
+
+
+def _assignment_lines(config_file: str) -> dict[str, int]:
+    """Line of each top-level ``NAME = ...`` in config.py (for messages)."""
+    try:
+        tree = ast.parse(Path(config_file).read_text(), config_file)
+    except (OSError, SyntaxError, ValueError):
+        return {}
+    lines: dict[str, int] = {}
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else (
+            [node.target] if isinstance(node, ast.AnnAssign) else []
+        )
+        for target in targets:
+            if isinstance(target, ast.Name):
+                lines.setdefault(target.id, node.lineno)
+    return lines

@@ -260,7 +260,7 @@ class JobHost:
             self.job.setup()
         except HostStopped:
             raise
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             raise JobFailed(
                 f"{self.job.name}.setup() raised {type(exc).__name__}: {exc}", _user_trace(exc)
             ) from None
@@ -664,7 +664,7 @@ class JobHost:
                 return False
             except (HostStopped, JobFailed):
                 raise
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:
                 raise JobFailed(
                     f"{job.name}.run() raised {type(exc).__name__}: {exc}", _user_trace(exc)
                 ) from None
@@ -877,7 +877,7 @@ class JobHost:
                 result = run(*args)
             except (HostStopped, JobFailed):
                 raise
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:
                 raise JobFailed(
                     f"{job.name}.run() raised {type(exc).__name__} in round {r}: {exc}",
                     _user_trace(exc),
@@ -950,7 +950,7 @@ class JobHost:
             r = sqn
             try:
                 value = unpack(payload)
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:
                 raise JobFailed(
                     f"{job.name}: decoding a block of pipe {link.pipe_id} failed: "
                     f"{type(exc).__name__}: {exc}",
@@ -961,7 +961,7 @@ class JobHost:
                 result = run(value)
             except (HostStopped, JobFailed):
                 raise
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:
                 raise JobFailed(
                     f"{job.name}.run() raised {type(exc).__name__} in round {r}: {exc}",
                     _user_trace(exc),

@@ -121,6 +121,7 @@ class OutputLink:
             except (BlockingIOError, InterruptedError):
                 return False
             except OSError:
+                self._read_last_words()
                 self.detach()
                 return False
             while written:
@@ -185,6 +186,16 @@ class OutputLink:
                 self.close()
         del buffer[:offset]
         return True
+
+    def _read_last_words(self) -> None:
+        """Before dropping a broken connection, take the acks and CLOSE the consumer sent.
+
+        A consumer that finished says CLOSE and goes; our next write then fails. Without this,
+        the CLOSE would be lost with the socket and we would keep reconnecting to nobody.
+        """
+        with contextlib.suppress(OSError, ProtocolError):
+            while self.sock is not None and self.on_readable():
+                pass
 
     def acknowledge(self, sqn: int) -> None:
         if sqn <= self.acked:

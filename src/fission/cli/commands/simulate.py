@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from fission.cli.base import CommandContext
+from fission.cli.base import CommandContext, show_warnings
 from fission.client.secret import project_secret
 from fission.client.supervisor import Simulation
 from fission.core.loader import load_network
@@ -30,6 +30,7 @@ SCOPE = "network"
 @click.pass_obj
 def app(context: CommandContext, folder: Path | None, debug_window: bool | None) -> int:
     network = load_network(context.project_dir, context.network or "")
+    show_warnings(network)
     if debug_window is not None:
         network.settings.values["DEBUG_WINDOW"] = debug_window
     run_folder = (folder or context.network_dir / "simulation").resolve()

@@ -16,7 +16,7 @@ SCOPE = "new-network"
 def app(context: CommandContext) -> None:
     network = context.network
     assert network is not None
-    validate_name(network, "network")
+    validate_name(network, "network", context.project_dir)
     target = context.network_dir
     render("network", target, {"network": network})
     print(f"Created network {network} in {target}")

@@ -19,7 +19,7 @@ SCOPE = "project"
 @click.pass_obj
 def app(context: CommandContext, project: str) -> None:
     """PROJECT is the name of the project folder to create."""
-    validate_name(project, "project")
+    validate_name(project, "project", Path(context.project_dir))
     target = Path(context.project_dir) / project
     render("project", target, {"project": project})
     (target / "manage.py").chmod(0o755)
