@@ -11,6 +11,13 @@ End of a run:
 * a job failed         -> its traceback is shown with its name, everything stops; exit 1;
 * a job host vanished  -> reported with its exit status, everything stops; exit 1;
 * Ctrl+C or SIGTERM    -> every job stops (teardown runs), within 2 s at most; exit 0.
+
+With a restart policy (``restarts=N``, what ``run`` does and ``simulate --restart`` asks for),
+a job that fails or whose process dies is started again instead, up to N times with a growing
+pause (DESIGN section 5): its epoch goes up, its consumers are told to accept only the new
+epoch (fencing the old instance off), and once the new instance listens its producers are
+re-pointed to it; they replay what was not acknowledged and consumers drop what they already
+have. After N restarts the job is FAILED and the rest keeps running.
 """
 
 from __future__ import annotations
@@ -67,6 +74,8 @@ class JobRecord:
     decoder: FrameDecoder = field(default_factory=lambda: FrameDecoder(16 * 1024 * 1024))
     output: JobOutput | None = None
     fds: dict[int, str] = field(default_factory=dict)  # read end -> "out" / "err"
+    restarts: int = 0
+    restart_at: float = 0.0  # when a scheduled restart is due (monotonic), 0 = none
 
     @property
     def alive(self) -> bool:
@@ -83,8 +92,11 @@ class Simulation:
         secret: str,
         terminal: TextIO | None = None,
         status: Callable[[str], None] | None = None,
+        restarts: int | None = None,
     ) -> None:
         self.network = network
+        self.restarts = restarts  # None: a failure stops the run
+        self.failed = False
         self.run_folder = run_folder
         self.secret = secret
         self.terminal = terminal if terminal is not None else sys.stdout
@@ -203,6 +215,10 @@ class Simulation:
     def _loop(self) -> None:
         while True:
             now = time.monotonic()
+            for record in self.records.values():
+                if record.restart_at and now >= record.restart_at and not self._stopping_since:
+                    record.restart_at = 0.0
+                    self._restart(record)
             if self._stopping_since:
                 if not any(r.alive or r.fds for r in self.records.values()):
                     return
@@ -212,10 +228,10 @@ class Simulation:
                         return
             elif self._finishing_since and now - self._finishing_since > FINISH_GRACE:
                 self.stop("the network finished", code=self.exit_code)
-            elif not any(r.alive for r in self.records.values()) and all(
+            elif not any(r.alive or r.restart_at for r in self.records.values()) and all(
                 r.state in ("FINISHED", "STOPPED", "FAILED") for r in self.records.values()
             ):
-                self.stop("every job finished", code=self.exit_code)
+                self.stop("every job finished", code=1 if self.failed else self.exit_code)
             for key, _mask in self.selector.select(0.1):
                 kind = key.data[0]
                 if kind == "output":
@@ -241,7 +257,7 @@ class Simulation:
                 if self._stopping_since:
                     self._kill_all(signal.SIGKILL)
                 else:
-                    self.stop(f"{name}: stopping every job", code=0)
+                    self.stop(f"{name}: stopping every job", code=1 if self.failed else 0)
 
     def _on_output(self, fd: int, job_id: int, stream: str) -> None:
         record = self.records[job_id]
@@ -324,7 +340,9 @@ class Simulation:
             record.endpoint = str(message["endpoint"])
             record.state = "RUNNING"
             log.info("%s ready at %s", record.job.name, record.endpoint)
-            if all(r.endpoint for r in self.records.values()) and not self._peers_sent:
+            if self._peers_sent:
+                self._rewire(record)
+            elif all(r.endpoint for r in self.records.values()):
                 self._peers_sent = True
                 self._send_peers()
                 log.info(
@@ -342,6 +360,11 @@ class Simulation:
                 self._on_failed(record, message)
             elif state == "FINISHED":
                 log.info("%s finished after round %s", record.job.name, message.get("round"))
+                if message.get("flagged"):
+                    self.status(
+                        f"fission: {record.job.name} received {message['flagged']} block(s) "
+                        f"flagged as following lost data (a live source was restarted)"
+                    )
                 sinks = self.network.sinks()
                 finished = all(self.records[s.id].state == "FINISHED" for s in sinks)
                 if sinks and finished and not self._finishing_since and not self._stopping_since:
@@ -353,13 +376,15 @@ class Simulation:
         record.trace = str(message.get("traceback", ""))
         if record.output is not None:
             record.output.note(record.trace or record.error)
+        log.error("%s failed: %s\n%s", record.job.name, record.error, record.trace)
+        if self._schedule_restart(record):
+            return
         print(f"\nfission: job {record.job.name} failed: {record.error}", file=sys.stderr)
         if record.trace:
             for line in record.trace.rstrip("\n").split("\n"):
                 print(f"  [{record.job.name}] {line}", file=sys.stderr)
         sys.stderr.flush()
-        log.error("%s failed: %s\n%s", record.job.name, record.error, record.trace)
-        self.stop(f"{record.job.name} failed", code=1)
+        self._give_up(record)
 
     def _on_backend(self) -> None:
         report = self.backend.receive()
@@ -406,32 +431,99 @@ class Simulation:
         self._drain_control(record)
         status = record.exit_status
         log.info("%s exited with status %s", record.job.name, status)
-        if record.state in ("FINISHED", "FAILED", "STOPPED") or self._stopping_since:
+        if record.state in ("FINISHED", "FAILED", "STOPPED", "RESTARTING"):
+            return
+        if self._stopping_since:
             return
         how = (
             f"killed by signal {-status}"
             if status is not None and status < 0
             else f"exit status {status}"
         )
-        record.state = "FAILED"
         record.error = f"the job's process ended unexpectedly ({how})"
+        if self._schedule_restart(record):
+            return
+        record.state = "FAILED"
         print(f"\nfission: job {record.job.name} died: {record.error}", file=sys.stderr)
-        self.stop(f"{record.job.name} died", code=1)
+        self._give_up(record)
+
+    # == failover ==============================================================================
+    def _schedule_restart(self, record: JobRecord) -> bool:
+        """Plan the next instance of a failed job if the policy allows; False if not."""
+        if self.restarts is None or self._stopping_since or record.restarts >= self.restarts:
+            return False
+        record.state = "RESTARTING"
+        # the first restart at once (a killed server), then back off (a job that keeps failing)
+        pause = 0.0 if record.restarts == 0 else min(0.5 * 2 ** (record.restarts - 1), 4.0)
+        record.restart_at = time.monotonic() + pause
+        self.status(
+            f"fission: {record.job.name}: {record.error}; restart {record.restarts + 1} of "
+            f"{self.restarts}" + (f" in {pause:.1f} s" if pause else "")
+        )
+        return True
+
+    def _give_up(self, record: JobRecord) -> None:
+        record.state = "FAILED"
+        if self.restarts is None:
+            self.stop(f"{record.job.name} failed", code=1)
+            return
+        self.failed = True
+        self.status(
+            f"fission: {record.job.name} is FAILED after {record.restarts} restart(s); the rest "
+            f"keeps running"
+        )
+
+    def _restart(self, record: JobRecord) -> None:
+        """Start a new instance (epoch + 1); fence the old one off at its consumers first."""
+        if record.alive:  # it failed but its process still runs: make sure it is gone
+            self.backend.signal_job(record.pid, signal.SIGKILL)
+        if record.channel is not None:
+            with contextlib.suppress(KeyError, ValueError):
+                self.selector.unregister(record.channel.sock)
+            record.channel.close()
+            record.channel = None
+        record.epoch += 1
+        record.restarts += 1
+        record.endpoint = ""
+        record.pid = 0
+        record.exit_status = None
+        record.decoder = FrameDecoder(16 * 1024 * 1024)
+        log.info("restarting %s as epoch %d", record.job.name, record.epoch)
+        for pipe in record.job.outputs:
+            consumer = self.records[self.network.connections[pipe.id].consumer.id]
+            self._send(consumer, {"type": "peers", "outputs": {}, "inputs": {
+                str(pipe.id): record.epoch}})
+        self._start(record)
+
+    def _rewire(self, record: JobRecord) -> None:
+        """A (re)started instance listens: give it its peers, point its producers to it."""
+        self._send(record, self._peers_of(record))
+        for pipe in record.job.inputs:
+            producer = self.records[self.network.connections[pipe.id].producer.id]
+            self._send(producer, {"type": "peers", "inputs": {}, "outputs": {
+                str(pipe.id): [record.endpoint, record.epoch]}})
+
+    def _send(self, record: JobRecord, message: dict[str, Any]) -> None:
+        if record.channel is not None:
+            record.channel.send(message)
 
     # == wiring ================================================================================
     def _send_peers(self) -> None:
         for record in self.records.values():
-            job = record.job
-            outputs = {}
-            for pipe in job.outputs:
-                consumer = self.records[self.network.connections[pipe.id].consumer.id]
+            self._send(record, self._peers_of(record))
+
+    def _peers_of(self, record: JobRecord) -> dict[str, Any]:
+        """Where a job's outputs go (endpoint, epoch) and which producer epochs it accepts."""
+        outputs = {}
+        for pipe in record.job.outputs:
+            consumer = self.records[self.network.connections[pipe.id].consumer.id]
+            if consumer.endpoint:  # a consumer being restarted is announced when it listens
                 outputs[str(pipe.id)] = [consumer.endpoint, consumer.epoch]
-            inputs = {
-                str(pipe.id): self.records[self.network.connections[pipe.id].producer.id].epoch
-                for pipe in job.inputs
-            }
-            if record.channel is not None:
-                record.channel.send({"type": "peers", "outputs": outputs, "inputs": inputs})
+        inputs = {
+            str(pipe.id): self.records[self.network.connections[pipe.id].producer.id].epoch
+            for pipe in record.job.inputs
+        }
+        return {"type": "peers", "outputs": outputs, "inputs": inputs}
 
     # == stopping ==============================================================================
     def stop(self, reason: str, code: int) -> None:

@@ -40,7 +40,7 @@ from fission.core.errors import FissionError, ProtocolError
 from fission.core.jobs import BaseJob
 from fission.runtime import endpoint, handshake
 from fission.runtime.control import ControlChannel
-from fission.runtime.framing import FLAG_FINISHED, HEADER, Kind
+from fission.runtime.framing import FLAG_CORRUPTED, FLAG_FINISHED, HEADER, Kind
 from fission.runtime.links import InputLink, OutputLink
 
 __all__ = ["HostSpec", "HostStopped", "JobHost"]
@@ -161,7 +161,9 @@ class JobHost:
         self._selector = selectors.DefaultSelector()
         self._registered: dict[int, tuple[socket.socket, int]] = {}  # id(link) -> (sock, events)
         self._targets: dict[int, tuple[str, int]] = {}  # output pipe -> (endpoint, epoch)
+        # per output: "a connection is wanted" and "the consumer moved" (wakes a back-off)
         self._target_events = {link.pipe_id: threading.Event() for link in self.outputs}
+        self._retarget_events = {link.pipe_id: threading.Event() for link in self.outputs}
         self._stopping = threading.Event()
         self.control: ControlChannel | None = None
         self.listener: socket.socket | None = None
@@ -179,6 +181,10 @@ class JobHost:
         self._flush_due = False
         self._armed = False
         self._use_alarm = threading.current_thread() is threading.main_thread()
+        self._resume_points: dict[int, int] = {}  # output pipe -> the consumer's next sqn
+        self._resumed = spec.epoch == 1  # a restarted source first learns where to go on
+        self._gap_pending = False
+        self.flagged_blocks = 0  # blocks received with FLAG_CORRUPTED (after a source outage)
         self._slow = False
         self._quick_calls = 0
         self._ack_step = max(1, spec.window_blocks // 8)
@@ -361,8 +367,12 @@ class JobHost:
                     return
                 if isinstance(exc, FissionError):
                     sys.stderr.write(f"fission: pipe {link.pipe_id}: {exc}\n")
-                time.sleep(delay)
-                delay = min(delay * 2, 0.5)
+                retarget = self._retarget_events[link.pipe_id]
+                if retarget.wait(delay):
+                    retarget.clear()
+                    delay = 0.02
+                else:
+                    delay = min(delay * 2, 0.5)
                 continue
             delay = 0.02
             event.clear()
@@ -397,6 +407,7 @@ class JobHost:
             self._targets[pipe] = (str(address), int(epoch))
             if had_target:
                 self._handoff.append(("retarget", pipe))
+                self._retarget_events[pipe].set()
             self._target_events[pipe].set()
         for pipe_text, epoch in message.get("inputs", {}).items():
             pipe = int(pipe_text)
@@ -456,6 +467,7 @@ class JobHost:
     def statistics(self) -> dict[str, Any]:
         return {
             "round": self.round,
+            "flagged": self.flagged_blocks,
             "inputs": {
                 str(link.pipe_id): {
                     "next": link.next_sqn,
@@ -593,6 +605,7 @@ class JobHost:
                 _, pipe, sock, resume_from = item
                 link = self._output_by_pipe[pipe]
                 self._unregister(link)
+                self._resume_points[pipe] = resume_from
                 link.attach(sock, resume_from)
                 self._sync_registration(link)
             elif item[0] == "retarget":
@@ -637,6 +650,8 @@ class JobHost:
         if all(link.closed for link in outputs):
             self._end_stream(self.round)
             return False
+        if not self._resumed and not self._resume_source():
+            return False
         budget = min(BATCH_BLOCKS, *(link.credit() for link in outputs))
         if budget <= 0:
             return False
@@ -678,7 +693,12 @@ class JobHost:
                 self.round = sqn
                 if not self._armed and not slow:
                     self._started_batch()
-                if fast is not None and not finishing and type(value) is not tuple:
+                if (
+                    fast is not None
+                    and not finishing
+                    and not self._gap_pending
+                    and type(value) is not tuple
+                ):
                     # the common case, inlined: one output, one value
                     try:
                         payload = pack(value)
@@ -692,6 +712,9 @@ class JobHost:
                     queued += len(payload)
                 else:
                     flags = FLAG_FINISHED if finishing else 0
+                    if self._gap_pending:  # first block after a live source's outage
+                        flags |= FLAG_CORRUPTED
+                        self._gap_pending = False
                     queued += self._emit(fast, emit, sqn, value, flags)
             if finishing:
                 self._end_stream(self.round)
@@ -706,6 +729,28 @@ class JobHost:
             BATCH_BYTES,
             *(link.window_bytes - link.unacked_bytes for link in self.outputs if not link.closed),
         )
+
+    def _resume_source(self) -> bool:
+        """A restarted source continues the numbering where its consumers are (DESIGN 5).
+
+        Once every consumer answered, numbering goes on after the highest sqn one of them
+        already holds. A source defining ``resume(last_sqn)`` regenerates its data from there
+        (a replayable source); any other is a live source whose outage is a gap: its first
+        block is flagged as following lost data, and counted.
+        """
+        if len(self._resume_points) < sum(1 for link in self.outputs if not link.closed):
+            return False
+        last = max((point - 1 for point in self._resume_points.values()), default=0)
+        self.round = max(self.round, last)
+        for link in self.outputs:
+            link.last_sqn = link.acked = max(link.acked, last)
+        self._resumed = True
+        resume = getattr(self.job, "resume", None)
+        if callable(resume):
+            self._call_user(resume, last)
+        else:
+            self._gap_pending = True
+        return True
 
     def _fast_output(self) -> tuple[Any, ...] | None:
         """For a job with one open output: what the hot loop needs to append frames itself."""
@@ -803,9 +848,12 @@ class JobHost:
             if not all(link.next_sqn for link in inputs):
                 return False  # wait until every producer connected once
             self._started_round = True
-            # A fresh instance resumes after the last round every input had acknowledged.
+            # A fresh instance resumes after the last round every input had acknowledged:
+            # everything up to there reached the sinks, so its outputs count it as acknowledged.
             self.round = max(link.base // link.block_count for link in inputs)
             self._acked_round = self.round
+            for out in outputs:
+                out.last_sqn = out.acked = max(out.acked, self.round)
         budget = (
             min(ROUNDS_PER_TURN, *(link.credit() for link in outputs))
             if outputs
@@ -844,7 +892,7 @@ class JobHost:
                     if single.eos is not None and single.eos < r:
                         self._end_stream(self.round)
                     return False
-                sqn, kind, _flags, payload = queue_[0]
+                sqn, kind, flags, payload = queue_[0]
                 if sqn != r or kind != _DATA:
                     # nothing for this round: a None upstream (SKIP) or lost sqns (a gap)
                     if sqn == r:
@@ -853,6 +901,8 @@ class JobHost:
                     self._emit(fast, emit, r, None, 0)
                     continue
                 queue_.popleft()
+                if flags & FLAG_CORRUPTED:
+                    self.flagged_blocks += 1
                 try:
                     args: Any = (unpack(payload),)
                 except Exception as exc:
@@ -943,10 +993,12 @@ class JobHost:
                     self._end_stream(r)
                 return False
             item = popleft()
-            sqn, kind, _flags, payload = item
+            sqn, kind, flags, payload = item
             if sqn != r + 1 or kind != _DATA:
                 queue_.appendleft(item)
                 return None
+            if flags & FLAG_CORRUPTED:
+                self.flagged_blocks += 1
             r = sqn
             try:
                 value = unpack(payload)
@@ -1017,7 +1069,9 @@ class JobHost:
             queue_ = link.queue
             values: list[Any] = []
             while queue_ and queue_[0][0] <= high:
-                sqn, kind, _flags, payload = queue_.popleft()
+                sqn, kind, flags, payload = queue_.popleft()
+                if flags & FLAG_CORRUPTED:
+                    self.flagged_blocks += 1
                 if sqn >= low and kind == _DATA:
                     values.append(_decode(unpack, payload, link.pipe_id, self.job))
             if values:

@@ -263,7 +263,9 @@ class InputLink:
             self.base = producer_acked
             self.next_sqn = producer_acked + 1
             self.ack_sent = producer_acked
-        if self._ack_wanted > self.ack_sent:
+        if self._ack_wanted:
+            # a new producer instance must learn at once how far this consumer already is
+            self.ack_sent = 0
             self.send_ack(self._ack_wanted)
 
     def detach(self) -> None:

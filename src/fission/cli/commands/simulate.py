@@ -27,8 +27,16 @@ SCOPE = "network"
     default=None,
     help="Show the jobs' output on this terminal (default: the config's DEBUG_WINDOW).",
 )
+@click.option(
+    "--restart",
+    is_flag=True,
+    help="Restart jobs that fail or die, up to JOB_RESTARTS times, as `run` does (failover "
+    "with replay: nothing acknowledged is lost, nothing is delivered twice).",
+)
 @click.pass_obj
-def app(context: CommandContext, folder: Path | None, debug_window: bool | None) -> int:
+def app(
+    context: CommandContext, folder: Path | None, debug_window: bool | None, restart: bool
+) -> int:
     network = load_network(context.project_dir, context.network or "")
     show_warnings(network)
     if debug_window is not None:
@@ -40,4 +48,5 @@ def app(context: CommandContext, folder: Path | None, debug_window: bool | None)
         f"{len(network.connections)} pipes; run folder {run_folder} (Ctrl+C stops)",
         err=True,
     )
-    return Simulation(network, run_folder, secret).run()
+    restarts = network.settings.JOB_RESTARTS if restart else None
+    return Simulation(network, run_folder, secret, restarts=restarts).run()
