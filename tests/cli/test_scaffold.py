@@ -9,13 +9,18 @@ from pathlib import Path
 import pytest
 
 
+def script(name: str) -> str:
+    """An installed console script, from the environment running the tests (no PATH needed)."""
+    return str(Path(sys.executable).parent / name)
+
+
 def files(root: Path) -> set[str]:
     return {str(p.relative_to(root)) for p in root.rglob("*") if "__pycache__" not in p.parts}
 
 
 def test_startproject_layout(tmp_path):
     result = subprocess.run(
-        ["fission_admin.py", "demo", "startproject"],
+        [script("fission_admin.py"), "demo", "startproject"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -48,7 +53,7 @@ def test_startproject_layout(tmp_path):
 
 def test_startproject_through_the_fission_script(tmp_path):
     result = subprocess.run(
-        ["fission", "startproject", "other"], cwd=tmp_path, capture_output=True, text=True
+        [script("fission"), "startproject", "other"], cwd=tmp_path, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "other" / "manage.py").is_file()
@@ -58,7 +63,10 @@ def test_startproject_refuses_an_existing_folder(tmp_path):
     (tmp_path / "taken").mkdir()
     (tmp_path / "taken" / "keep.txt").write_text("mine")
     result = subprocess.run(
-        ["fission_admin.py", "taken", "startproject"], cwd=tmp_path, capture_output=True, text=True
+        [script("fission_admin.py"), "taken", "startproject"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode != 0
     assert "already exists" in result.stderr and "never overwrites" in result.stderr
@@ -69,7 +77,10 @@ def test_startproject_refuses_an_existing_folder(tmp_path):
 @pytest.mark.parametrize("name", ["1abc", "my-project", "class"])
 def test_startproject_rejects_bad_names(tmp_path, name):
     result = subprocess.run(
-        ["fission_admin.py", name, "startproject"], cwd=tmp_path, capture_output=True, text=True
+        [script("fission_admin.py"), name, "startproject"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 2
     assert "not a valid project name" in result.stderr
@@ -78,7 +89,7 @@ def test_startproject_rejects_bad_names(tmp_path, name):
 
 def test_admin_only_creates_projects(tmp_path):
     result = subprocess.run(
-        ["fission_admin.py", "x", "simulate"], cwd=tmp_path, capture_output=True, text=True
+        [script("fission_admin.py"), "x", "simulate"], cwd=tmp_path, capture_output=True, text=True
     )
     assert result.returncode == 2 and "unknown command 'simulate'" in result.stderr
 

@@ -242,3 +242,21 @@ def test_bytes_pipe_sizes_must_agree(load):
 def test_bytes_pipe_needs_a_size(load):
     with pytest.raises(PipeError, match="needs a block size"):
         load("JOBS = [Source(outputs=[BytesPipe(1)]), Sink(inputs=[BytesPipe(1)])]")
+
+
+def test_longer_cycles_are_named(load):
+    with pytest.raises(PipeError) as info:
+        load(
+            """
+            JOBS = [
+                Source(outputs=[PicklePipe(1)]),
+                Join(inputs=[PicklePipe(1), PicklePipe(4)], outputs=[PicklePipe(2)]),
+                Middle(inputs=[PicklePipe(2)], outputs=[PicklePipe(3)]),
+                Middle(inputs=[PicklePipe(3)], outputs=[PicklePipe(4)]),
+            ]
+            """
+        )
+    message = str(info.value)
+    assert "the pipes form a cycle" in message
+    assert "Join 2 (pipe 2)" in message and "Middle 3 (pipe 3)" in message
+    assert "Middle 4 (pipe 4)" in message

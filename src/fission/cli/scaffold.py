@@ -39,8 +39,12 @@ def validate_name(name: str, what: str, base: Path) -> None:
             f"'{name}' is not a valid {what} name: use letters, digits and underscores, not "
             f"starting with a digit (it becomes a Python package name)"
         )
-    if name in sys.builtin_module_names or name in sys.stdlib_module_names or name == "fission" \
-            or _installed_elsewhere(name, base):
+    if (
+        name in sys.builtin_module_names
+        or name in sys.stdlib_module_names
+        or name == "fission"
+        or _installed_elsewhere(name, base)
+    ):
         raise ProjectError(
             f"'{name}' would shadow the Python module of the same name (it becomes a package "
             f"name); pick another {what} name"

@@ -20,17 +20,18 @@ JOB_LOG = "job.log"
 MARKER = ".fission-run"
 
 
-def prepare_run_folder(network: Network, folder: Path) -> None:
+def prepare_run_folder(network: Network, folder: Path, owned: bool = False) -> None:
     """Empty ``folder`` and lay out one sub-folder per job plus ``info.txt``.
 
-    Only a folder FISSION made (it holds the ``MARKER`` file) or an empty one is ever emptied:
-    a mistyped ``--folder`` must not erase someone's data.
+    Unless ``owned`` (the network's own ``simulation/``), only a folder FISSION made (it holds
+    the ``MARKER`` file) or an empty one is ever emptied: a mistyped ``--folder`` must not
+    erase someone's data.
     """
     if folder.exists():
-        if any(folder.iterdir()) and not (folder / MARKER).exists():
+        if not owned and any(folder.iterdir()) and not (folder / MARKER).exists():
             raise ProjectError(
                 f"{folder} exists and is not a FISSION run folder; refusing to empty it. "
-                f"Choose another --folder, or remove it yourself"
+                f"Choose another --folder, or remove the folder yourself"
             )
         shutil.rmtree(folder)
     folder.mkdir(parents=True)

@@ -120,7 +120,11 @@ class Simulation:
     def run(self) -> int:
         """Run until the network ends or is stopped; returns the exit code."""
         self.started_at = time.monotonic()
-        prepare_run_folder(self.network, self.run_folder)
+        owned = (
+            self.network.network_dir is not None
+            and self.run_folder == (self.network.network_dir / "simulation").resolve()
+        )
+        prepare_run_folder(self.network, self.run_folder, owned=owned)
         self._configure_logging()
         # The zygote must be forked before this process opens sockets or starts threads.
         self.backend.start()
@@ -491,8 +495,9 @@ class Simulation:
         log.info("restarting %s as epoch %d", record.job.name, record.epoch)
         for pipe in record.job.outputs:
             consumer = self.records[self.network.connections[pipe.id].consumer.id]
-            self._send(consumer, {"type": "peers", "outputs": {}, "inputs": {
-                str(pipe.id): record.epoch}})
+            self._send(
+                consumer, {"type": "peers", "outputs": {}, "inputs": {str(pipe.id): record.epoch}}
+            )
         self._start(record)
 
     def _rewire(self, record: JobRecord) -> None:
@@ -500,8 +505,14 @@ class Simulation:
         self._send(record, self._peers_of(record))
         for pipe in record.job.inputs:
             producer = self.records[self.network.connections[pipe.id].producer.id]
-            self._send(producer, {"type": "peers", "inputs": {}, "outputs": {
-                str(pipe.id): [record.endpoint, record.epoch]}})
+            self._send(
+                producer,
+                {
+                    "type": "peers",
+                    "inputs": {},
+                    "outputs": {str(pipe.id): [record.endpoint, record.epoch]},
+                },
+            )
 
     def _send(self, record: JobRecord, message: dict[str, Any]) -> None:
         if record.channel is not None:

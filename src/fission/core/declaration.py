@@ -35,13 +35,11 @@ class Location:
     line: int
 
     def __str__(self) -> str:
-        if not self.line:
-            return self.file
         try:
             shown = str(Path(self.file).resolve().relative_to(Path.cwd()))
         except ValueError:
             shown = self.file
-        return f"{shown}:{self.line}"
+        return f"{shown}:{self.line}" if self.line else shown
 
 
 UNKNOWN = Location("<unknown>", 0)

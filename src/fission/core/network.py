@@ -21,11 +21,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fission.core.declaration import describe
+from fission.core.declaration import Location, describe
 from fission.core.errors import ConfigError, JobError, PipeError
 from fission.core.jobs import BaseJob
 from fission.core.pipes import BasePipe
-from fission.core.settings import Settings
+from fission.core.settings import Settings, assignment_lines
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -155,28 +155,36 @@ class Network:
         network = cls(name, job_list, connections, settings, network_dir)
         _check_acyclic(network)
         network.warnings = [
-            f"{job.declared_at}: {type(job).__name__} is created but not listed in JOBS "
-            f"(ignored)"
+            f"{job.declared_at}: {type(job).__name__} is created but not listed in JOBS (ignored)"
             for job in unlisted
         ]
         if settings.XML_FILE is not None:
+            where = Location(
+                settings.config_file, assignment_lines(settings.config_file).get("XML_FILE", 0)
+            )
             network.warnings.append(
-                f"{settings.config_file}: XML_FILE is not supported yet (the library issue "
-                f"adds MARVELO XML import); {settings.XML_FILE!r} is ignored"
+                f"{where}: XML_FILE is not supported yet (MARVELO XML import is planned); "
+                f"{settings.XML_FILE!r} is ignored"
             )
         return network
 
 
+def _jobs_line(config: str) -> Location:
+    return Location(config, assignment_lines(config).get("JOBS", 0))
+
+
 def _checked_job_list(jobs: Iterable[object], config: str) -> list[BaseJob]:
     if not isinstance(jobs, (list, tuple)):
-        raise ConfigError(f"{config}: JOBS must be a list of jobs, got {type(jobs).__name__}")
+        raise ConfigError(
+            f"{_jobs_line(config)}: JOBS must be a list of jobs, got {type(jobs).__name__}"
+        )
     seen: dict[int, int] = {}
     job_list: list[BaseJob] = []
     for position, job in enumerate(jobs, start=1):
         if not isinstance(job, BaseJob):
             raise ConfigError(
-                f"{config}: JOBS entry {position} is {job!r}, not a job; JOBS holds job objects "
-                f"such as SourceJob(outputs=[PicklePipe(101)])"
+                f"{_jobs_line(config)}: JOBS entry {position} is {job!r}, not a job; JOBS holds "
+                f"job objects such as SourceJob(outputs=[PicklePipe(101)])"
             )
         if id(job) in seen:
             raise ConfigError(
@@ -186,7 +194,7 @@ def _checked_job_list(jobs: Iterable[object], config: str) -> list[BaseJob]:
         seen[id(job)] = position
         job_list.append(job)
     if not job_list:
-        raise ConfigError(f"{config}: JOBS is empty; list the jobs of the network")
+        raise ConfigError(f"{_jobs_line(config)}: JOBS is empty; list the jobs of the network")
     return job_list
 
 
@@ -279,7 +287,9 @@ def _check_acyclic(network: Network) -> None:
     try:
         graphlib.TopologicalSorter(upstream).prepare()
     except graphlib.CycleError as error:
-        cycle = list(reversed(error.args[1]))  # producer -> consumer order, closed: a ... a
+        cycle = list(error.args[1])  # closed: a ... a, in one direction or the other
+        if (cycle[0], cycle[1]) not in pipe_of:
+            cycle.reverse()  # producer -> consumer order
         first = network.job(cycle[0])
         path = " -> ".join(
             f"{network.job(a).name} (pipe {pipe_of[(a, b)]})" for a, b in itertools.pairwise(cycle)

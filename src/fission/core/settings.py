@@ -21,7 +21,7 @@ from typing import Any
 from fission.core.declaration import Location
 from fission.core.errors import ConfigError
 
-__all__ = ["SETTINGS", "Setting", "Settings"]
+__all__ = ["SETTINGS", "Setting", "Settings", "assignment_lines"]
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ class Settings:
     @classmethod
     def from_module(cls, module: ModuleType) -> Settings:
         config_file = getattr(module, "__file__", None) or "config.py"
-        lines = _assignment_lines(config_file)
+        lines = assignment_lines(config_file)
         values: dict[str, Any] = {}
         run_problems: list[str] = []
         for setting in SETTINGS:
@@ -129,8 +129,8 @@ class Settings:
             if not hasattr(module, setting.name):
                 if setting.name == "JOBS":
                     raise ConfigError(
-                        f"{config_file}: defines no JOBS; add JOBS = [...] with the jobs of the "
-                        f"network"
+                        f"{Location(config_file, 0)}: defines no JOBS; add JOBS = [...] with "
+                        f"the jobs of the network"
                     )
                 values[setting.name] = setting.default
                 continue
@@ -149,6 +149,10 @@ class Settings:
             run_problems=tuple(run_problems),
             warnings=tuple(_unknown_names(module, config_file, lines)),
         )
+
+    def problem(self, name: str) -> str | None:
+        """What is wrong with setting ``name`` (for run-only settings needed elsewhere)."""
+        return _problem(_BY_NAME[name], self.values[name])
 
     def log_level(self) -> int:
         level = self.values["LOG_LEVEL"]
@@ -174,27 +178,29 @@ def _node_problems(nodes: Any, config_file: str, lines: dict[str, int]) -> list[
         return []
     where = str(Location(config_file, lines.get("NODES", 0)))
     return [
-        f"{where}: NODES entry {position} is {node!r}, not a node such as BaseNode(\"10.0.0.2\")"
+        f'{where}: NODES entry {position} is {node!r}, not a node such as BaseNode("10.0.0.2")'
         for position, node in enumerate(nodes, start=1)
         if not isinstance(node, BaseNode)
     ]
 
 
 def _unknown_names(module: ModuleType, config_file: str, lines: dict[str, int]) -> list[str]:
-    """Upper-case names assigned in config.py that are no setting: most likely typos."""
+    """Upper-case names assigned in config.py that are close to a setting: most likely typos."""
     known = [s.name for s in SETTINGS]
     found = []
     for name, line in sorted(lines.items(), key=lambda item: item[1]):
         if name in _BY_NAME or not name.isupper():
             continue
-        close = difflib.get_close_matches(name, known, n=1)
-        hint = f"; did you mean {close[0]}?" if close else ""
-        found.append(f"{Location(config_file, line)}: {name} is not a FISSION setting (ignored)"
-                     f"{hint}")
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
+        if close:  # other upper-case names are the user's own constants
+            found.append(
+                f"{Location(config_file, line)}: {name} is not a FISSION setting (ignored); "
+                f"did you mean {close[0]}?"
+            )
     return found
 
 
-def _assignment_lines(config_file: str) -> dict[str, int]:
+def assignment_lines(config_file: str) -> dict[str, int]:
     """Line of each top-level ``NAME = ...`` in config.py (for messages)."""
     try:
         tree = ast.parse(Path(config_file).read_text(), config_file)
@@ -202,8 +208,10 @@ def _assignment_lines(config_file: str) -> dict[str, int]:
         return {}
     lines: dict[str, int] = {}
     for node in tree.body:
-        targets = node.targets if isinstance(node, ast.Assign) else (
-            [node.target] if isinstance(node, ast.AnnAssign) else []
+        targets = (
+            node.targets
+            if isinstance(node, ast.Assign)
+            else ([node.target] if isinstance(node, ast.AnnAssign) else [])
         )
         for target in targets:
             if isinstance(target, ast.Name):

@@ -268,7 +268,7 @@ class JobHost:
             raise
         except (Exception, SystemExit) as exc:
             raise JobFailed(
-                f"{self.job.name}.setup() raised {type(exc).__name__}: {exc}", _user_trace(exc)
+                f"{self.job.name}.setup() raised {_describe(exc)}", _user_trace(exc)
             ) from None
         self._setup_done = True
 
@@ -637,8 +637,7 @@ class JobHost:
             raise
         except Exception as exc:
             raise JobFailed(
-                f"{self.job.name}.{getattr(function, '__name__', 'run')}() raised "
-                f"{type(exc).__name__}: {exc}",
+                f"{self.job.name}.{getattr(function, '__name__', 'run')}() raised {_describe(exc)}",
                 _user_trace(exc),
             ) from None
         finally:
@@ -669,6 +668,9 @@ class JobHost:
         for _ in range(budget):
             slow = self._slow
             if slow:
+                # A slow source sends each block just before it goes back into user code (which
+                # will block): nothing of ours runs between the send and the consumer's turn.
+                self._flush_all()
                 started = clock()
             self._in_user_code = True
             try:
@@ -681,7 +683,7 @@ class JobHost:
                 raise
             except (Exception, SystemExit) as exc:
                 raise JobFailed(
-                    f"{job.name}.run() raised {type(exc).__name__}: {exc}", _user_trace(exc)
+                    f"{job.name}.run() raised {_describe(exc)}", _user_trace(exc)
                 ) from None
             finally:
                 self._in_user_code = False
@@ -719,7 +721,7 @@ class JobHost:
             if finishing:
                 self._end_stream(self.round)
                 return False
-            if self._slow or self._flush_due or queued >= byte_budget:
+            if self._flush_due or queued >= byte_budget:
                 return True
         return True
 
@@ -786,10 +788,7 @@ class JobHost:
             raise JobFailed(self._pack_error(sqn, exc), _user_trace(exc)) from None
 
     def _pack_error(self, sqn: int, exc: Exception) -> str:
-        return (
-            f"{self.job.name}: encoding the output of round {sqn} failed: "
-            f"{type(exc).__name__}: {exc}"
-        )
+        return f"{self.job.name}: encoding the output of round {sqn} failed: {_describe(exc)}"
 
     def _note_call(self, duration: float) -> None:
         """Slow mode: leave it after a run of quick calls (the job sped up)."""
@@ -908,7 +907,7 @@ class JobHost:
                 except Exception as exc:
                     raise JobFailed(
                         f"{job.name}: decoding a block of pipe {single.pipe_id} failed: "
-                        f"{type(exc).__name__}: {exc}",
+                        f"{_describe(exc)}",
                         _user_trace(exc),
                     ) from None
             else:
@@ -1004,8 +1003,7 @@ class JobHost:
                 value = unpack(payload)
             except (Exception, SystemExit) as exc:
                 raise JobFailed(
-                    f"{job.name}: decoding a block of pipe {link.pipe_id} failed: "
-                    f"{type(exc).__name__}: {exc}",
+                    f"{job.name}: decoding a block of pipe {link.pipe_id} failed: {_describe(exc)}",
                     _user_trace(exc),
                 ) from None
             self._in_user_code = True
@@ -1124,9 +1122,15 @@ def _decode(unpack: Callable[[bytes], Any], payload: bytes, pipe: int, job: Base
         return unpack(payload)
     except Exception as exc:
         raise JobFailed(
-            f"{job.name}: decoding a block of pipe {pipe} failed: {type(exc).__name__}: {exc}",
+            f"{job.name}: decoding a block of pipe {pipe} failed: {_describe(exc)}",
             _user_trace(exc),
         ) from None
+
+
+def _describe(exc: BaseException) -> str:
+    """``Type: message``, or just the type and its arguments when the message is empty."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else repr(exc)
 
 
 def _user_trace(exc: BaseException) -> str:

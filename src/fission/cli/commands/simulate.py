@@ -9,6 +9,7 @@ import click
 from fission.cli.base import CommandContext, show_warnings
 from fission.client.secret import project_secret
 from fission.client.supervisor import Simulation
+from fission.core.errors import ConfigError
 from fission.core.loader import load_network
 
 HELP = "Run the network on this machine, one process per job (no servers needed)."
@@ -48,5 +49,10 @@ def app(
         f"{len(network.connections)} pipes; run folder {run_folder} (Ctrl+C stops)",
         err=True,
     )
-    restarts = network.settings.JOB_RESTARTS if restart else None
+    restarts = None
+    if restart:
+        problem = network.settings.problem("JOB_RESTARTS")
+        if problem:
+            raise ConfigError(f"{network.settings.config_file}: JOB_RESTARTS {problem}")
+        restarts = network.settings.JOB_RESTARTS
     return Simulation(network, run_folder, secret, restarts=restarts).run()
