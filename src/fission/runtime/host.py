@@ -696,6 +696,21 @@ class JobHost:
                 if not self._armed and not slow:
                     self._started_batch()
                 if (
+                    slow
+                    and fast is not None
+                    and not finishing
+                    and not self._gap_pending
+                    and type(value) is not tuple
+                ):
+                    # a slow source's block leaves at once, before any bookkeeping
+                    try:
+                        payload = pack(value)
+                    except Exception as exc:
+                        raise JobFailed(self._pack_error(sqn, exc), _user_trace(exc)) from None
+                    out.send_now(_DATA, sqn, payload)
+                    if out.unsent or out.sock is None:
+                        self._sync_registration(out)
+                elif (
                     fast is not None
                     and not finishing
                     and not self._gap_pending

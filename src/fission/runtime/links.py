@@ -86,6 +86,31 @@ class OutputLink:
             self.batch.append(payload)
         self.last_sqn = sqn
 
+    def send_now(self, kind: int, sqn: int, payload: bytes, flags: int = 0) -> None:
+        """Write one frame at once, bookkeeping after the syscall (a slow job's block).
+
+        Only when nothing else is queued, so order is kept; otherwise it is :meth:`add`.
+        """
+        sock = self.sock
+        if sock is None or self.batch or self.unsent or self.closed:
+            self.add(kind, sqn, payload, flags)
+            self.flush()
+            return
+        frame = HEADER.pack(kind, flags, self.pipe_id, sqn, len(payload)) + payload
+        try:
+            written = sock.send(frame)
+        except (BlockingIOError, InterruptedError):
+            written = 0
+        except OSError:
+            written = 0
+            self._read_last_words()
+            self.detach()
+        self.last_sqn = sqn
+        self.replay.append((sqn, sqn, [frame], len(frame)))
+        self.unacked_bytes += len(frame)
+        if written < len(frame) and self.sock is not None:
+            self.unsent.append(memoryview(frame)[written:])
+
     def end(self, last_sqn: int) -> None:
         """Announce end-of-stream after ``last_sqn``."""
         if self.eos is None and not self.closed:
@@ -115,7 +140,10 @@ class OutputLink:
         sock = self.sock
         unsent = self.unsent
         while unsent and sock is not None:
-            chunk = [unsent[i] for i in range(min(len(unsent), _IOV_MAX))]
+            if len(unsent) == 1:
+                chunk = [unsent[0]]
+            else:
+                chunk = [unsent[i] for i in range(min(len(unsent), _IOV_MAX))]
             try:
                 written = sock.sendmsg(chunk)
             except (BlockingIOError, InterruptedError):
