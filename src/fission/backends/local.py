@@ -70,10 +70,22 @@ class LocalBackend:
         self.sock = parent
         self.zygote_pid = pid
 
-    def spawn(self, spec: HostSpec, workdir: str, stdout_fd: int, stderr_fd: int) -> None:
+    def control_spec(self, token: str) -> str:
+        return f"unix:@fission-{token}-client"
+
+    def listen_spec(self, token: str, job_id: int, epoch: int) -> str:
+        return f"unix:@fission-{token}-job{job_id}-e{epoch}"
+
+    def spawn(self, spec: HostSpec, workdir: str) -> list[tuple[int, str]]:
+        """Start a job host; returns the read ends of its stdout and stderr pipes."""
         assert self.sock is not None
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
         message = {"spawn": spec.job_id, "spec": asdict(spec), "workdir": workdir}
-        socket.send_fds(self.sock, [json.dumps(message).encode()], [stdout_fd, stderr_fd])
+        socket.send_fds(self.sock, [json.dumps(message).encode()], [out_w, err_w])
+        os.close(out_w)
+        os.close(err_w)
+        return [(out_r, "out"), (err_r, "err")]
 
     def receive(self) -> dict[str, Any] | None:
         """One report from the zygote, or None if it is gone."""

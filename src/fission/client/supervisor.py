@@ -36,8 +36,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from fission.backends.base import Backend
 from fission.backends.local import LocalBackend
 from fission.client.output import JobOutput
+from fission.client.placement import Placer
 from fission.client.rundir import JOB_LOG, prepare_run_folder
 from fission.core.errors import FissionError
 from fission.core.jobs import BaseJob
@@ -76,6 +78,7 @@ class JobRecord:
     fds: dict[int, str] = field(default_factory=dict)  # read end -> "out" / "err"
     restarts: int = 0
     restart_at: float = 0.0  # when a scheduled restart is due (monotonic), 0 = none
+    server: str = "local"
 
     @property
     def alive(self) -> bool:
@@ -93,6 +96,9 @@ class Simulation:
         terminal: TextIO | None = None,
         status: Callable[[str], None] | None = None,
         restarts: int | None = None,
+        backend: Backend | None = None,
+        placer: Placer | None = None,
+        fence_after: float = 0.0,
     ) -> None:
         self.network = network
         self.restarts = restarts  # None: a failure stops the run
@@ -103,7 +109,10 @@ class Simulation:
         self.status = status or (lambda text: print(text, file=sys.stderr, flush=True))
         self.token = secrets.token_hex(6)
         self.records = {job.id: JobRecord(job) for job in network.jobs}
-        self.backend = LocalBackend(network)
+        self.backend: Backend = backend if backend is not None else LocalBackend(network)
+        self.placer = placer  # None: every job runs here (simulate)
+        self.fence_after = fence_after
+        self._last_heartbeat = 0.0
         self.selector = selectors.DefaultSelector()
         self.listener: socket.socket | None = None
         self.control_address = ""
@@ -131,14 +140,14 @@ class Simulation:
         try:
             self._install_signal_wakeup()
             self.listener, self.control_address = endpoint.listen(
-                f"unix:@fission-{self.token}-client"
+                self.backend.control_spec(self.token)
             )
             self.listener.setblocking(False)
             self.selector.register(self.listener, selectors.EVENT_READ, ("listener",))
             assert self.backend.sock is not None
             self.selector.register(self.backend.sock, selectors.EVENT_READ, ("backend",))
             for record in self.records.values():
-                self._start(record)
+                self._place_and_start(record)
             self._loop()
         finally:
             self._cleanup()
@@ -177,6 +186,14 @@ class Simulation:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self._old_handlers[sig] = signal.signal(sig, lambda *_: None)
 
+    def _place_and_start(self, record: JobRecord) -> None:
+        """Start a job where placement says; with no room anywhere it waits as PENDING."""
+        if self.placer is not None and not self.placer.place(record.job):
+            record.state = "PENDING"
+            self.status(f"fission: {record.job.name} is PENDING: no server has room for it")
+            return
+        self._start(record)
+
     def _start(self, record: JobRecord) -> None:
         job = record.job
         assert job.id is not None
@@ -193,7 +210,7 @@ class Simulation:
         spec = HostSpec(
             job_id=job.id,
             epoch=record.epoch,
-            listen=f"unix:@fission-{self.token}-job{job.id}-e{record.epoch}",
+            listen=self.backend.listen_spec(self.token, job.id, record.epoch),
             control=self.control_address,
             secret=self.secret,
             input_epochs={
@@ -202,16 +219,12 @@ class Simulation:
             },
             window_blocks=settings.CREDIT_WINDOW,
             window_bytes=settings.CREDIT_BYTES,
+            fence_after=self.fence_after,
         )
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        for fd, stream in ((out_r, "out"), (err_r, "err")):
+        for fd, stream in self.backend.spawn(spec, str(workdir)):
             os.set_blocking(fd, False)
             record.fds[fd] = stream
             self.selector.register(fd, selectors.EVENT_READ, ("output", job.id, stream))
-        self.backend.spawn(spec, str(workdir), out_w, err_w)
-        os.close(out_w)
-        os.close(err_w)
         record.state = "STARTING"
         log.debug("starting %s (epoch %d)", job.name, record.epoch)
 
@@ -219,6 +232,10 @@ class Simulation:
     def _loop(self) -> None:
         while True:
             now = time.monotonic()
+            if self.fence_after and now - self._last_heartbeat > min(1.0, self.fence_after / 3):
+                self._last_heartbeat = now
+                for record in self.records.values():
+                    self._send(record, {"type": "heartbeat"})
             for record in self.records.values():
                 if record.restart_at and now >= record.restart_at and not self._stopping_since:
                     record.restart_at = 0.0
@@ -231,7 +248,7 @@ class Simulation:
                     if now - self._stopping_since > STOP_GRACE + 1.0:
                         return
             elif self._finishing_since and now - self._finishing_since > FINISH_GRACE:
-                self.stop("the network finished", code=self.exit_code)
+                self.stop("the network finished", code=1 if self.failed else self.exit_code)
             elif not any(r.alive or r.restart_at for r in self.records.values()) and all(
                 r.state in ("FINISHED", "STOPPED", "FAILED") for r in self.records.values()
             ):
@@ -346,7 +363,7 @@ class Simulation:
             log.info("%s ready at %s", record.job.name, record.endpoint)
             if self._peers_sent:
                 self._rewire(record)
-            elif all(r.endpoint for r in self.records.values()):
+            elif all(r.endpoint for r in self.records.values() if r.state != "PENDING"):
                 self._peers_sent = True
                 self._send_peers()
                 log.info(
@@ -356,6 +373,8 @@ class Simulation:
                 )
         elif kind == "stats":
             record.stats = message
+        elif kind == "output" and record.output is not None:
+            record.output.feed(str(message.get("stream", "out")), str(message["text"]).encode())
         elif kind == "state":
             record.stats = message
             state = str(message["state"])
@@ -403,6 +422,27 @@ class Simulation:
             record = self.records[report["spawned"]]
             if report["epoch"] == record.epoch:
                 record.pid = int(report["pid"])
+                if "server" in report:
+                    record.server = str(report["server"])
+        elif "server_dead" in report:
+            name = str(report["server_dead"])
+            self.status(f"fission: server {name} is dead")
+            if self.placer is not None:
+                self.placer.set_alive(name, False)
+        elif "server_alive" in report:
+            name = str(report["server_alive"])
+            self.status(f"fission: server {name} is back")
+            if self.placer is not None:
+                self.placer.set_alive(name, True)
+                for record in self.records.values():
+                    if record.state == "PENDING" and not self._stopping_since:
+                        self._place_and_start(record)
+        elif "error" in report:
+            record = self.records.get(report.get("job"))  # type: ignore[arg-type]
+            log.warning("%s", report["error"])
+            if record is not None and report.get("epoch") == record.epoch:
+                record.exit_status = -9
+                self._on_exit(record)
         elif "exited" in report:
             for record in self.records.values():
                 if record.pid == report["exited"]:
@@ -498,7 +538,7 @@ class Simulation:
             self._send(
                 consumer, {"type": "peers", "outputs": {}, "inputs": {str(pipe.id): record.epoch}}
             )
-        self._start(record)
+        self._place_and_start(record)
 
     def _rewire(self, record: JobRecord) -> None:
         """A (re)started instance listens: give it its peers, point its producers to it."""

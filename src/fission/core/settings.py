@@ -215,5 +215,5 @@ def assignment_lines(config_file: str) -> dict[str, int]:
         )
         for target in targets:
             if isinstance(target, ast.Name):
-                lines.setdefault(target.id, node.lineno)
+                lines[target.id] = node.lineno  # the last assignment is the one in force
     return lines

@@ -141,9 +141,14 @@ class _Outputs:
 class JobHost:
     """Runs one job until its stream ends, it fails, or it is told to stop."""
 
-    def __init__(self, job: BaseJob, spec: HostSpec) -> None:
+    def __init__(
+        self, job: BaseJob, spec: HostSpec, relay: list[tuple[int, str]] | None = None
+    ) -> None:
         self.job = job
         self.spec = spec
+        # On a server the job's stdout and stderr are pipes whose lines go to the client over
+        # the control connection (there is no terminal to share there).
+        self.relay = relay or []
         self.secret = bytes.fromhex(spec.secret)
         self.inputs = [InputLink(p.id, p.block_count) for p in job.inputs]
         self.outputs = [
@@ -256,6 +261,10 @@ class JobHost:
             (self._heartbeat_loop, "heartbeat"),
         ):
             threading.Thread(target=target, name=name, daemon=True).start()
+        for fd, stream in self.relay:
+            threading.Thread(
+                target=self._relay_output, args=(fd, stream), name=f"relay-{stream}", daemon=True
+            ).start()
         for link in self.outputs:
             threading.Thread(
                 target=self._connect_loop, args=(link,), name=f"out-{link.pipe_id}", daemon=True
@@ -427,6 +436,16 @@ class JobHost:
                 )
                 self._request_stop()
                 return
+
+    def _relay_output(self, fd: int, stream: str) -> None:
+        while True:
+            try:
+                data = os.read(fd, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            self._report("output", stream=stream, text=data.decode(errors="replace"))
 
     def _request_stop(self) -> None:
         if self._use_alarm:
@@ -736,8 +755,8 @@ class JobHost:
             if finishing:
                 self._end_stream(self.round)
                 return False
-            if self._flush_due or queued >= byte_budget:
-                return True
+            if slow or self._flush_due or queued >= byte_budget:
+                return True  # (a slow source's block has left already: now read the acks)
         return True
 
     def _byte_budget(self) -> int:
@@ -757,12 +776,15 @@ class JobHost:
         """
         if len(self._resume_points) < sum(1 for link in self.outputs if not link.closed):
             return False
-        last = max((point - 1 for point in self._resume_points.values()), default=0)
+        resume = getattr(self.job, "resume", None)
+        points = [point - 1 for point in self._resume_points.values()]
+        # A replayable source regenerates from the consumer that is furthest behind (the others
+        # drop what they have); a live one cannot, so it goes on after the furthest ahead.
+        last = (min if callable(resume) else max)(points, default=0)
         self.round = max(self.round, last)
         for link in self.outputs:
             link.last_sqn = link.acked = max(link.acked, last)
         self._resumed = True
-        resume = getattr(self.job, "resume", None)
         if callable(resume):
             self._call_user(resume, last)
         else:
@@ -1107,6 +1129,7 @@ class JobHost:
             done = min((self.round if link.closed else link.acked) for link in self.outputs)
         else:
             done = self.round
+            everything = True  # a sink's effects happen in run(): acknowledge them at once
         if done > self._acked_round and (everything or done - self._acked_round >= self._ack_step):
             self._acked_round = done
             for link in self.inputs:

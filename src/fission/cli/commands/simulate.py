@@ -31,8 +31,9 @@ SCOPE = "network"
 @click.option(
     "--restart",
     is_flag=True,
-    help="Restart jobs that fail or die, up to JOB_RESTARTS times, as `run` does (failover "
-    "with replay: nothing acknowledged is lost, nothing is delivered twice).",
+    help="Restart jobs that fail or die, up to JOB_RESTARTS times, with failover: blocks not "
+    "yet acknowledged are replayed and duplicates dropped (a restarted sink may re-run its "
+    "last unacknowledged rounds).",
 )
 @click.pass_obj
 def app(
@@ -51,8 +52,8 @@ def app(
     )
     restarts = None
     if restart:
-        problem = network.settings.problem("JOB_RESTARTS")
-        if problem:
-            raise ConfigError(f"{network.settings.config_file}: JOB_RESTARTS {problem}")
+        if network.settings.problem("JOB_RESTARTS"):
+            message = next(p for p in network.settings.run_problems if "JOB_RESTARTS" in p)
+            raise ConfigError(message)
         restarts = network.settings.JOB_RESTARTS
     return Simulation(network, run_folder, secret, restarts=restarts).run()

@@ -1,0 +1,220 @@
+"""The Ray backend: job hosts on servers, each started by a Ray actor pinned to its server.
+
+Ray carries what it is good at: membership and failure detection of servers (its health
+checks), placing a process on a given server (the custom resource ``fission_server:<name>``
+every server advertises; soft affinity was measured to misplace actors) and shipping the
+project's code (the driver's ``working_dir``, unpacked on a server when a job first lands
+there). The data plane never goes through Ray: the actor only starts the job host process
+(``fission.runtime.remote``), which listens on TCP on the server's address and talks to its
+peers and to the client directly.
+
+Ray futures are not selectable, so a watcher thread turns them into JSON reports on a socket
+pair, the same reports the local backend's zygote sends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict
+from typing import Any
+
+import ray
+
+from fission.runtime.host import HostSpec
+
+__all__ = ["JobHostActor", "RayBackend"]
+
+
+def _die_with_parent() -> None:
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)
+
+
+@ray.remote(num_cpus=0, max_restarts=0, max_concurrency=4)
+class JobHostActor:
+    """Starts one job host process on its server and reports its end."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, request: dict[str, Any]) -> dict[str, Any]:
+        address = ray.util.get_node_ip_address()
+        request["spec"]["listen"] = request["spec"]["listen"].replace("@node", address)
+        request["project"] = os.getcwd()  # Ray unpacked the shipped project here
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "fission.runtime.remote"],
+            stdin=subprocess.PIPE,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(request).encode())
+        self.process.stdin.close()
+        return {"pid": self.process.pid, "address": address}
+
+    def wait(self) -> int:
+        assert self.process is not None
+        return self.process.wait()
+
+    def signal(self, sig: int) -> None:
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, sig)
+
+
+class RayBackend:
+    """Job hosts on the servers of a Ray cluster (the ``run`` and ``emulate`` commands)."""
+
+    def __init__(
+        self,
+        client_ip: str,
+        placement: dict[int, str],
+        remote_root: str,
+        run_name: str,
+        network: str,
+        heartbeat: float = 0.5,
+    ) -> None:
+        self.client_ip = client_ip
+        self.placement = placement  # job id -> server name; the supervisor updates it
+        self.remote_root = remote_root
+        self.run_name = run_name
+        self.network = network
+        self.heartbeat = heartbeat
+        self.sock: socket.socket | None = None
+        self._out: socket.socket | None = None
+        self._actors: dict[int, Any] = {}  # pid -> actor
+        self._pending: dict[Any, tuple[str, Any]] = {}  # ref -> (kind, context)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._dead_servers: set[str] = set()
+
+    # -- the Backend interface ---------------------------------------------------------------
+    def start(self) -> None:
+        self.sock, self._out = socket.socketpair()
+        threading.Thread(target=self._watch, name="ray-watch", daemon=True).start()
+
+    def control_spec(self, token: str) -> str:
+        return f"tcp:{self.client_ip}:0"
+
+    def listen_spec(self, token: str, job_id: int, epoch: int) -> str:
+        return "tcp:@node:0"  # the actor fills in its server's address
+
+    def spawn(self, spec: HostSpec, workdir: str) -> list[tuple[int, str]]:
+        server = self.placement[spec.job_id]
+        actor = JobHostActor.options(  # type: ignore[attr-defined]
+            resources={f"fission_server:{server}": 0.001},
+            name=None,
+        ).remote()
+        request = {
+            "spec": asdict(spec),
+            "network": self.network,
+            "workdir": os.path.join(
+                self.remote_root, self.run_name, str(spec.job_id) + f"-e{spec.epoch}"
+            ),
+        }
+        ref = actor.start.remote(request)
+        with self._lock:
+            self._pending[ref] = ("start", (actor, spec.job_id, spec.epoch, server))
+        return []
+
+    def receive(self) -> dict[str, Any] | None:
+        assert self.sock is not None
+        try:
+            data = self.sock.recv(65536)
+        except OSError:
+            return None
+        return json.loads(data.split(b"\n")[0]) if data else None
+
+    def signal_job(self, pid: int, sig: int) -> None:
+        actor = self._actors.get(pid)
+        if actor is None:
+            return
+        if sig == signal.SIGKILL:
+            with contextlib.suppress(Exception):
+                actor.signal.remote(int(sig))
+                ray.kill(actor, no_restart=True)
+        else:
+            with contextlib.suppress(Exception):
+                actor.signal.remote(int(sig))
+
+    def close(self) -> None:
+        self._stop.set()
+        for actor in list(self._actors.values()):
+            with contextlib.suppress(Exception):
+                ray.kill(actor, no_restart=True)
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+    # -- the watcher thread ------------------------------------------------------------------
+    def _report(self, message: dict[str, Any]) -> None:
+        assert self._out is not None
+        with contextlib.suppress(OSError):
+            self._out.send(json.dumps(message).encode() + b"\n")
+
+    def _watch(self) -> None:
+        last_nodes = 0.0
+        while not self._stop.is_set():
+            with self._lock:
+                refs = list(self._pending)
+            if refs:
+                done, _ = ray.wait(refs, num_returns=1, timeout=0.05)
+            else:
+                time.sleep(0.05)
+                done = []
+            for ref in done:
+                with self._lock:
+                    kind, context = self._pending.pop(ref)
+                self._finished(kind, context, ref)
+            if time.monotonic() - last_nodes > self.heartbeat / 2:
+                last_nodes = time.monotonic()
+                self._check_servers()
+
+    def _finished(self, kind: str, context: Any, ref: Any) -> None:
+        if kind == "start":
+            actor, job_id, epoch, server = context
+            try:
+                started = ray.get(ref)
+            except Exception as exc:  # the server died while starting the job
+                self._report({"error": f"starting job {job_id} on {server} failed: {exc}",
+                              "job": job_id, "epoch": epoch, "server": server})
+                return
+            pid = int(started["pid"])
+            self._actors[pid] = actor
+            with self._lock:
+                self._pending[actor.wait.remote()] = ("wait", (pid, server))
+            self._report({"spawned": job_id, "epoch": epoch, "pid": pid, "server": server})
+        else:
+            pid, server = context
+            try:
+                status = int(ray.get(ref))
+            except Exception:  # the actor (and with it the job host) died with its server
+                status = -int(signal.SIGKILL)
+            self._actors.pop(pid, None)
+            self._report({"exited": pid, "status": status, "server": server})
+
+    def _check_servers(self) -> None:
+        try:
+            nodes = ray.nodes()
+        except Exception:
+            return
+        for node in nodes:
+            names = [r.split(":", 1)[1] for r in node.get("Resources", {})
+                     if r.startswith("fission_server:")]
+            for name in names:
+                if not node.get("Alive") and name not in self._dead_servers:
+                    self._dead_servers.add(name)
+                    self._report({"server_dead": name})
+                elif node.get("Alive") and name in self._dead_servers:
+                    self._dead_servers.discard(name)
+                    self._report({"server_alive": name})

@@ -1,0 +1,125 @@
+"""The client's side of a Ray cluster: the head node, the token, servers joining.
+
+The head runs on CLIENT_IP with token authentication and health checks derived from the
+config's HEARTBEAT_PERIOD and HEARTBEAT_MISSES (so a dead server is noticed after about
+period x misses, and a partitioned one after about twice that). The client itself joins as the
+server named ``client`` (it runs the LocalJobs) with no CPUs for anything else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from fission.client.placement import CLIENT
+from fission.core.errors import FissionError
+
+__all__ = ["RAY_PORT", "cluster_token", "connect", "health_settings", "start_head", "stop_head",
+           "wait_for_servers"]
+
+RAY_PORT = 6379
+
+
+def cluster_token(project_dir: Path) -> str:
+    """The project's cluster token (``.fission/token``), created on first use."""
+    path = project_dir / ".fission" / "token"
+    if path.is_file() and len(path.read_text().strip()) >= 32:
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(token + "\n")
+    return token
+
+
+def health_settings(period: float, misses: int) -> dict[str, str]:
+    """Ray's GCS health checks from the config's heartbeat settings."""
+    period_ms = str(max(50, int(period * 1000)))
+    return {
+        "RAY_health_check_initial_delay_ms": "0",
+        "RAY_health_check_period_ms": period_ms,
+        "RAY_health_check_timeout_ms": period_ms,
+        "RAY_health_check_failure_threshold": str(misses),
+    }
+
+
+def _ray() -> str:
+    candidate = Path(sys.executable).parent / "ray"
+    if not candidate.exists():
+        raise FissionError(
+            "Ray is not installed: `run` needs the cluster extra, pip install "
+            "'fission-streams[cluster]'"
+        )
+    return str(candidate)
+
+
+def start_head(client_ip: str, env: dict[str, str], temp_dir: Path | None = None) -> None:
+    argv = [
+        _ray(), "start", "--head",
+        "--node-ip-address", client_ip,
+        "--port", str(RAY_PORT),
+        "--num-cpus", "0",
+        "--resources", json.dumps({f"fission_server:{CLIENT}": 1}),
+        "--include-dashboard", "false",
+        "--disable-usage-stats",
+    ]  # fmt: skip
+    if temp_dir is not None:
+        argv += ["--temp-dir", str(temp_dir)]
+    result = subprocess.run(argv, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        tail = "\n".join(result.stderr.strip().splitlines()[-3:])
+        raise FissionError(f"could not start the Ray head on {client_ip}: {tail}")
+
+
+def stop_head(env: dict[str, str]) -> None:
+    subprocess.run([_ray(), "stop", "--force"], env=env, capture_output=True)
+
+
+def connect(address: str, project_dir: Path) -> None:
+    """Join the cluster as its driver; the project folder is what servers receive."""
+    import ray
+
+    ray.init(
+        address=address,
+        logging_level="ERROR",
+        log_to_driver=False,
+        runtime_env={
+            "working_dir": str(project_dir),
+            "excludes": [".fission/", "*/simulation/", "*/run/", "**/__pycache__/", ".git/"],
+        },
+    )
+
+
+def wait_for_servers(
+    names: list[str], timeout: float, progress: Callable[[str], None]
+) -> set[str]:
+    """Wait until every server in ``names`` joined; returns the ones that did."""
+    import ray
+
+    deadline = time.monotonic() + timeout
+    shown = ""
+    joined: set[str] = set()
+    while True:
+        joined = set()
+        for node in ray.nodes():
+            if node.get("Alive"):
+                for resource in node.get("Resources", {}):
+                    if resource.startswith("fission_server:"):
+                        joined.add(resource.split(":", 1)[1])
+        missing = [n for n in names if n not in joined]
+        line = f"servers joined: {len(names) - len(missing)}/{len(names)}" + (
+            f" (waiting for {', '.join(missing)})" if missing else ""
+        )
+        if line != shown:
+            progress(line)
+            shown = line
+        if not missing or time.monotonic() > deadline:
+            return joined & set(names)
+        time.sleep(0.2)

@@ -1,0 +1,103 @@
+"""Placement: which server runs which job, at start and after a failure (one algorithm).
+
+In order: a LocalJob runs on the client; else the job's ``DEFAULT_NODE`` if it is alive and
+has a free slot; else the job's ``GROUPS`` in priority order, where the servers of a group are
+ranked by free slots and then by name, and the job's own ``preference(candidates)`` hook may
+pick one of them. If nothing fits, the job is PENDING: it is placed when a server (re)joins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from fission.core.jobs import BaseJob
+from fission.core.nodes import BaseNode
+
+__all__ = ["CLIENT", "Server", "place"]
+
+#: The name under which the client itself is a server (it runs the LocalJobs).
+CLIENT = "client"
+
+
+@dataclass
+class Server:
+    """What placement knows about one server."""
+
+    name: str
+    slots: int
+    groups: list[str] = field(default_factory=lambda: ["ALL"])
+    alive: bool = False
+    jobs: set[int] = field(default_factory=set)
+
+    @property
+    def free(self) -> int:
+        return self.slots - len(self.jobs)
+
+    @classmethod
+    def from_node(cls, node: BaseNode) -> Server:
+        return cls(name=node.host, slots=node.slots, groups=node.groups)
+
+
+def _groups(job: BaseJob) -> list[str]:
+    groups = job.GROUPS
+    return [groups] if isinstance(groups, str) else list(groups)
+
+
+def place(job: BaseJob, servers: dict[str, Server]) -> str | None:
+    """The server for ``job`` (and book its slot there), or None if nothing fits."""
+    assert job.id is not None
+    if job.is_local:
+        chosen: Server | None = servers.get(CLIENT)
+    else:
+        chosen = _choose(job, [s for s in servers.values() if s.name != CLIENT])
+    if chosen is None or not chosen.alive:
+        return None
+    chosen.jobs.add(job.id)
+    return chosen.name
+
+
+def _choose(job: BaseJob, servers: Iterable[Server]) -> Server | None:
+    candidates = [s for s in servers if s.alive and s.free > 0]
+    default = job.DEFAULT_NODE
+    for server in candidates:
+        if default is not None and server.name == default:
+            return server
+    for group in _groups(job):
+        members = [s for s in candidates if group == "ALL" or group in s.groups]
+        if not members:
+            continue
+        members.sort(key=lambda s: (-s.free, s.name))
+        preference = getattr(job, "preference", None)
+        if callable(preference):
+            picked = preference(list(members))
+            if isinstance(picked, Server) and picked in members:
+                return picked
+        return members[0]
+    return None
+
+
+class Placer:
+    """Placement state of one run: the servers, and where each job was put."""
+
+    def __init__(self, servers: dict[str, Server]) -> None:
+        self.servers = servers
+        self.where: dict[int, str] = {}  # job id -> server name
+
+    def place(self, job: BaseJob) -> bool:
+        self.release(job)
+        name = place(job, self.servers)
+        if name is None:
+            return False
+        assert job.id is not None
+        self.where[job.id] = name
+        return True
+
+    def release(self, job: BaseJob) -> None:
+        name = self.where.pop(job.id, None)  # type: ignore[arg-type]
+        if name is not None and name in self.servers:
+            self.servers[name].jobs.discard(job.id)  # type: ignore[arg-type]
+
+    def set_alive(self, name: str, alive: bool) -> None:
+        if name in self.servers:
+            self.servers[name].alive = alive
