@@ -28,9 +28,13 @@ from typing import Any
 
 import ray
 
+from fission.client.placement import CLIENT
 from fission.runtime.host import HostSpec
 
 __all__ = ["JobHostActor", "RayBackend"]
+
+#: A job host that has not started after this long (seconds) is given up and placed again.
+START_TIMEOUT = 20.0
 
 
 def _die_with_parent() -> None:
@@ -97,6 +101,8 @@ class RayBackend:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._dead_servers: set[str] = set()
+        self._deadlines: dict[Any, float] = {}  # start ref -> when to give up on it
+        self._names_by_node: dict[str, list[str]] = {}  # a dead node may list no resources
 
     # -- the Backend interface ---------------------------------------------------------------
     def start(self) -> None:
@@ -115,16 +121,15 @@ class RayBackend:
             resources={f"fission_server:{server}": 0.001},
             name=None,
         ).remote()
-        request = {
-            "spec": asdict(spec),
-            "network": self.network,
-            "workdir": os.path.join(
-                self.remote_root, self.run_name, str(spec.job_id) + f"-e{spec.epoch}"
-            ),
-        }
+        if server == CLIENT:  # LocalJobs work in the client's run folder, as in simulate
+            folder = workdir
+        else:
+            folder = os.path.join(self.remote_root, self.run_name, f"{spec.job_id}-e{spec.epoch}")
+        request = {"spec": asdict(spec), "network": self.network, "workdir": folder}
         ref = actor.start.remote(request)
         with self._lock:
             self._pending[ref] = ("start", (actor, spec.job_id, spec.epoch, server))
+            self._deadlines[ref] = time.monotonic() + START_TIMEOUT
         return []
 
     def receive(self) -> dict[str, Any] | None:
@@ -163,6 +168,14 @@ class RayBackend:
             self._out.send(json.dumps(message).encode() + b"\n")
 
     def _watch(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._watch_once()
+            except Exception as exc:  # never die silently: the client relies on these reports
+                self._report({"warning": f"watching the cluster: {type(exc).__name__}: {exc}"})
+                time.sleep(0.2)
+
+    def _watch_once(self) -> None:
         last_nodes = 0.0
         while not self._stop.is_set():
             with self._lock:
@@ -175,8 +188,20 @@ class RayBackend:
             for ref in done:
                 with self._lock:
                     kind, context = self._pending.pop(ref)
+                    self._deadlines.pop(ref, None)
                 self._finished(kind, context, ref)
-            if time.monotonic() - last_nodes > self.heartbeat / 2:
+            now = time.monotonic()
+            for ref, deadline in list(self._deadlines.items()):
+                if now > deadline:  # e.g. placed on a server that died meanwhile
+                    with self._lock:
+                        kind, context = self._pending.pop(ref)
+                        del self._deadlines[ref]
+                    actor, job_id, epoch, server = context
+                    with contextlib.suppress(Exception):
+                        ray.kill(actor, no_restart=True)
+                    self._report({"error": f"job {job_id} did not start on {server} within "
+                                  f"{START_TIMEOUT:.0f} s", "job": job_id, "epoch": epoch})
+            if time.monotonic() - last_nodes > min(0.25, self.heartbeat / 2):
                 last_nodes = time.monotonic()
                 self._check_servers()
 
@@ -200,6 +225,7 @@ class RayBackend:
                 status = int(ray.get(ref))
             except Exception:  # the actor (and with it the job host) died with its server
                 status = -int(signal.SIGKILL)
+                self._check_servers()  # report the dead server first, so it is not chosen again
             self._actors.pop(pid, None)
             self._report({"exited": pid, "status": status, "server": server})
 
@@ -209,9 +235,12 @@ class RayBackend:
         except Exception:
             return
         for node in nodes:
+            node_id = node.get("NodeID", "")
             names = [r.split(":", 1)[1] for r in node.get("Resources", {})
                      if r.startswith("fission_server:")]
-            for name in names:
+            if names:
+                self._names_by_node[node_id] = names
+            for name in self._names_by_node.get(node_id, []):
                 if not node.get("Alive") and name not in self._dead_servers:
                     self._dead_servers.add(name)
                     self._report({"server_dead": name})

@@ -60,9 +60,12 @@ def _ray() -> str:
     return str(candidate)
 
 
-def start_head(client_ip: str, env: dict[str, str], temp_dir: Path | None = None) -> None:
+def start_head(
+    client_ip: str, env: dict[str, str], temp_dir: Path | None = None, wrap: list[str] | None = None
+) -> None:
+    """Start the Ray head (``wrap``: a command prefix, e.g. to enter a network namespace)."""
     argv = [
-        _ray(), "start", "--head",
+        *(wrap or []), _ray(), "start", "--head",
         "--node-ip-address", client_ip,
         "--port", str(RAY_PORT),
         "--num-cpus", "0",

@@ -371,6 +371,8 @@ class Simulation:
                     len(self.records),
                     time.monotonic() - self.started_at,
                 )
+                if self.placer is not None:
+                    self.status(f"fission: all {len(self.records)} jobs running")
         elif kind == "stats":
             record.stats = message
         elif kind == "output" and record.output is not None:
@@ -429,6 +431,14 @@ class Simulation:
             self.status(f"fission: server {name} is dead")
             if self.placer is not None:
                 self.placer.set_alive(name, False)
+            # Its jobs are gone with it (or cut off and fenced): fail them over now, without
+            # waiting for the backend to notice each of them.
+            for record in self.records.values():
+                if record.server == name and record.alive:
+                    self.backend.signal_job(record.pid, signal.SIGKILL)
+                    record.exit_status = -int(signal.SIGKILL)
+                    record.error = f"its server {name} died"
+                    self._on_exit(record)
         elif "server_alive" in report:
             name = str(report["server_alive"])
             self.status(f"fission: server {name} is back")
@@ -484,7 +494,8 @@ class Simulation:
             if status is not None and status < 0
             else f"exit status {status}"
         )
-        record.error = f"the job's process ended unexpectedly ({how})"
+        if not record.error.startswith("its server"):
+            record.error = f"the job's process ended unexpectedly ({how})"
         if self._schedule_restart(record):
             return
         record.state = "FAILED"
@@ -528,6 +539,7 @@ class Simulation:
             record.channel = None
         record.epoch += 1
         record.restarts += 1
+        record.error = ""
         record.endpoint = ""
         record.pid = 0
         record.exit_status = None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -27,9 +26,7 @@ def main() -> int:
     network = load_network(project, request["network"])
     job = network.job(spec.job_id)
     workdir = Path(request["workdir"]).expanduser()
-    if workdir.exists():
-        shutil.rmtree(workdir)  # a job's folder on a server belongs to this run's job alone
-    workdir.mkdir(parents=True)
+    workdir.mkdir(parents=True, exist_ok=True)
     relay = []
     for target, stream in ((1, "out"), (2, "err")):
         read_end, write_end = os.pipe()

@@ -1,0 +1,186 @@
+"""``manage.py <network> emulate --servers N``: rehearse `run` on servers emulated here.
+
+Each server is a network namespace with an address this command assigns, running a real
+``fission server`` (a Ray worker node); the client runs the Ray head and ``run`` in a namespace
+of its own. NODES are mapped onto the emulated servers in order, so the network runs unchanged.
+``--kill NAME@SECONDS`` SIGKILLs every process of a server, ``--cut NAME@SECONDS`` takes its link
+down, counted from the moment every job runs. Everything is removed at the end, Ctrl+C included.
+Needs root (network namespaces).
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import click
+
+from fission.cli.base import CommandContext
+from fission.client.cluster import RAY_PORT, cluster_token, health_settings, start_head
+from fission.core.errors import FissionError
+from fission.core.loader import load_network
+from fission.emulation.netns import EmulatedNetwork, require_root
+
+HELP = "Rehearse `run` on N servers emulated on this machine (network namespaces; root)."
+SCOPE = "network"
+
+_FAULT = re.compile(r"^(?P<server>[^@]+)@(?P<seconds>[0-9.]+)$")
+
+
+def _faults(values: tuple[str, ...], kind: str) -> list[tuple[str, float, str]]:
+    faults = []
+    for value in values:
+        match = _FAULT.match(value)
+        if not match:
+            raise click.BadParameter(f"{value!r}: write SERVER@SECONDS, e.g. s2@5", param_hint=kind)
+        faults.append((match["server"], float(match["seconds"]), kind.strip("-")))
+    return faults
+
+
+@click.command(help=HELP)
+@click.option("--servers", type=int, required=True, help="How many servers to emulate.")
+@click.option("--kill", multiple=True, help="SERVER@SECONDS: SIGKILL that server then.")
+@click.option("--cut", multiple=True, help="SERVER@SECONDS: cut that server's link then.")
+@click.option("--wait", "wait_seconds", type=float, default=90.0, show_default=True,
+              help="Seconds to wait for the servers to join.")
+@click.pass_obj
+def app(
+    context: CommandContext,
+    servers: int,
+    kill: tuple[str, ...],
+    cut: tuple[str, ...],
+    wait_seconds: float,
+) -> int:
+    require_root()
+    project = context.project_dir
+    network = load_network(project, context.network or "")
+    nodes = network.settings.NODES
+    if servers < 1:
+        raise FissionError("--servers must be at least 1")
+    if servers > len(nodes):
+        raise FissionError(
+            f"NODES of {network.name} lists {len(nodes)} server(s); emulate at most that many"
+        )
+    names = [f"s{k}" for k in range(1, servers + 1)]
+    faults = _faults(kill, "--kill") + _faults(cut, "--cut")
+    for name, _, _ in faults:
+        if name not in names:
+            raise FissionError(f"no emulated server {name!r}; they are {', '.join(names)}")
+    token = cluster_token(project)
+    token_file = project / ".fission" / "token"
+    settings = network.settings
+    env = {**health_settings(settings.HEARTBEAT_PERIOD, settings.HEARTBEAT_MISSES)}
+    scratch = Path(tempfile.mkdtemp(prefix="fission-emulate-"))
+    hosts = EmulatedNetwork(["client", *names])
+    run: subprocess.Popen[str] | None = None
+    stop = threading.Event()
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def interrupted(signum: int, frame: object) -> None:
+        stop.set()
+        if run is not None and run.poll() is None:
+            run.send_signal(signal.SIGINT)
+
+    for sig in previous:
+        signal.signal(sig, interrupted)
+    try:
+        hosts.up()
+        client = hosts.hosts["client"]
+        fission = str(Path(sys.executable).parent / "fission")
+        click.echo(f"fission: emulated client {client.address}, servers " + ", ".join(
+            f"{n}={hosts.hosts[n].address} (as {nodes[i].host})" for i, n in enumerate(names)),
+            err=True)
+        ray_env = _ray_env(token, env)
+        start_head(client.address, ray_env, temp_dir=scratch / "client", wrap=client.command([]))
+        for index, name in enumerate(names):
+            host = hosts.hosts[name]
+            hosts.start(name, [
+                fission, "server", "--client", client.address, "--address", host.address,
+                "--name", nodes[index].host, "--token-file", str(token_file),
+                "--temp-dir", str(scratch / name),
+            ], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ray_env)  # fmt: skip
+        run = subprocess.Popen(
+            client.command([
+                sys.executable, str(project / "manage.py"), network.name, "run",
+                "--ray-address", f"{client.address}:{RAY_PORT}",
+                "--client-ip", client.address, "--wait", str(wait_seconds),
+            ]),
+            stderr=subprocess.PIPE, text=True, env=ray_env,
+        )  # fmt: skip
+        report = _follow(run, hosts, faults, stop)
+        code = run.wait()
+        _print_report(report)
+        return code
+    finally:
+        if run is not None and run.poll() is None:
+            run.kill()
+        hosts.down()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _ray_env(token: str, extra: dict[str, str]) -> dict[str, str]:
+    import os
+
+    env = dict(os.environ)
+    env.update({"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token,
+                "RAY_USAGE_STATS_ENABLED": "0", **extra})
+    return env
+
+
+def _follow(
+    run: subprocess.Popen[str],
+    hosts: EmulatedNetwork,
+    faults: list[tuple[str, float, str]],
+    stop: threading.Event,
+) -> dict[str, object]:
+    """Relay the run's messages; inject the faults once every job runs; note the timings."""
+    events: list[tuple[float, str]] = []
+    injected: list[tuple[float, str, str]] = []
+    started = threading.Event()
+
+    def inject() -> None:
+        started.wait()
+        begin = time.monotonic()
+        for server, seconds, kind in sorted(faults, key=lambda f: f[1]):
+            delay = begin + seconds - time.monotonic()
+            if stop.wait(max(0.0, delay)):
+                return
+            if kind == "kill":
+                hosts.kill(server)
+            else:
+                hosts.cut(server)
+            injected.append((time.monotonic(), server, kind))
+            click.echo(f"fission: emulate: {kind} {server}", err=True)
+
+    threading.Thread(target=inject, daemon=True).start()
+    assert run.stderr is not None
+    for line in run.stderr:
+        # Ray's own chatter (a dead raylet's log tail) goes to the log, FISSION's lines to you
+        if line.startswith(("fission", "Error", "  [", "[")) and "(raylet)" not in line:
+            sys.stderr.write(line)
+        events.append((time.monotonic(), line.rstrip("\n")))
+        if "jobs running" in line:
+            started.set()
+    return {"events": events, "injected": injected}
+
+
+def _print_report(report: dict[str, object]) -> None:
+    injected = report["injected"]
+    events = report["events"]
+    assert isinstance(injected, list) and isinstance(events, list)
+    if not injected:
+        return
+    click.echo("fission: emulate report", err=True)
+    for when, server, kind in injected:
+        detected = next((t for t, line in events if t >= when and "is dead" in line), None)
+        restarted = [line for t, line in events if t >= when and "restart" in line]
+        detection = f"{detected - when:.2f} s" if detected else "not detected"
+        click.echo(f"  {kind} {server}: detected after {detection}; "
+                   f"{len(restarted)} job restart(s)", err=True)
