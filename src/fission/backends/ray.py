@@ -199,8 +199,14 @@ class RayBackend:
                     actor, job_id, epoch, server = context
                     with contextlib.suppress(Exception):
                         ray.kill(actor, no_restart=True)
-                    self._report({"error": f"job {job_id} did not start on {server} within "
-                                  f"{START_TIMEOUT:.0f} s", "job": job_id, "epoch": epoch})
+                    self._report(
+                        {
+                            "error": f"job {job_id} did not start on {server} within "
+                            f"{START_TIMEOUT:.0f} s",
+                            "job": job_id,
+                            "epoch": epoch,
+                        }
+                    )
             if time.monotonic() - last_nodes > min(0.25, self.heartbeat / 2):
                 last_nodes = time.monotonic()
                 self._check_servers()
@@ -211,8 +217,14 @@ class RayBackend:
             try:
                 started = ray.get(ref)
             except Exception as exc:  # the server died while starting the job
-                self._report({"error": f"starting job {job_id} on {server} failed: {exc}",
-                              "job": job_id, "epoch": epoch, "server": server})
+                self._report(
+                    {
+                        "error": f"starting job {job_id} on {server} failed: {exc}",
+                        "job": job_id,
+                        "epoch": epoch,
+                        "server": server,
+                    }
+                )
                 return
             pid = int(started["pid"])
             self._actors[pid] = actor
@@ -236,8 +248,11 @@ class RayBackend:
             return
         for node in nodes:
             node_id = node.get("NodeID", "")
-            names = [r.split(":", 1)[1] for r in node.get("Resources", {})
-                     if r.startswith("fission_server:")]
+            names = [
+                r.split(":", 1)[1]
+                for r in node.get("Resources", {})
+                if r.startswith("fission_server:")
+            ]
             if names:
                 self._names_by_node[node_id] = names
             for name in self._names_by_node.get(node_id, []):

@@ -20,8 +20,15 @@ from pathlib import Path
 from fission.client.placement import CLIENT
 from fission.core.errors import FissionError
 
-__all__ = ["RAY_PORT", "cluster_token", "connect", "health_settings", "start_head", "stop_head",
-           "wait_for_servers"]
+__all__ = [
+    "RAY_PORT",
+    "cluster_token",
+    "connect",
+    "health_settings",
+    "start_head",
+    "stop_head",
+    "wait_for_servers",
+]
 
 RAY_PORT = 6379
 
@@ -100,9 +107,7 @@ def connect(address: str, project_dir: Path) -> None:
     )
 
 
-def wait_for_servers(
-    names: list[str], timeout: float, progress: Callable[[str], None]
-) -> set[str]:
+def wait_for_servers(names: list[str], timeout: float, progress: Callable[[str], None]) -> set[str]:
     """Wait until every server in ``names`` joined; returns the ones that did."""
     import ray
 

@@ -807,7 +807,11 @@ class JobHost:
         if self._fast is None:  # the link, its batch list and codec never change: build once
             link = self.outputs[0]
             self._fast = (
-                link, link.batch.append, HEADER.pack, link.pipe_id, self._emitter.packers[0]
+                link,
+                link.batch.append,
+                HEADER.pack,
+                link.pipe_id,
+                self._emitter.packers[0],
             )
         return self._fast
 

@@ -17,6 +17,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -47,14 +48,33 @@ def _faults(values: tuple[str, ...], kind: str) -> list[tuple[str, float, str]]:
 @click.option("--servers", type=int, required=True, help="How many servers to emulate.")
 @click.option("--kill", multiple=True, help="SERVER@SECONDS: SIGKILL that server then.")
 @click.option("--cut", multiple=True, help="SERVER@SECONDS: cut that server's link then.")
-@click.option("--wait", "wait_seconds", type=float, default=90.0, show_default=True,
-              help="Seconds to wait for the servers to join.")
+@click.option(
+    "--revive",
+    multiple=True,
+    help="SERVER@SECONDS: bring a killed server back (or heal a cut link) then.",
+)
+@click.option(
+    "--seconds",
+    type=float,
+    default=None,
+    help="Stop the run this many seconds after every job runs (default: when it ends).",
+)
+@click.option(
+    "--wait",
+    "wait_seconds",
+    type=float,
+    default=90.0,
+    show_default=True,
+    help="Seconds to wait for the servers to join.",
+)
 @click.pass_obj
 def app(
     context: CommandContext,
     servers: int,
     kill: tuple[str, ...],
     cut: tuple[str, ...],
+    revive: tuple[str, ...],
+    seconds: float | None,
     wait_seconds: float,
 ) -> int:
     require_root()
@@ -68,7 +88,7 @@ def app(
             f"NODES of {network.name} lists {len(nodes)} server(s); emulate at most that many"
         )
     names = [f"s{k}" for k in range(1, servers + 1)]
-    faults = _faults(kill, "--kill") + _faults(cut, "--cut")
+    faults = _faults(kill, "--kill") + _faults(cut, "--cut") + _faults(revive, "--revive")
     for name, _, _ in faults:
         if name not in names:
             raise FissionError(f"no emulated server {name!r}; they are {', '.join(names)}")
@@ -76,7 +96,7 @@ def app(
     token_file = project / ".fission" / "token"
     settings = network.settings
     env = {**health_settings(settings.HEARTBEAT_PERIOD, settings.HEARTBEAT_MISSES)}
-    scratch = Path(tempfile.mkdtemp(prefix="fission-emulate-"))
+    scratch = Path(tempfile.mkdtemp(prefix="fe"))
     hosts = EmulatedNetwork(["client", *names])
     run: subprocess.Popen[str] | None = None
     stop = threading.Event()
@@ -93,18 +113,31 @@ def app(
         hosts.up()
         client = hosts.hosts["client"]
         fission = str(Path(sys.executable).parent / "fission")
-        click.echo(f"fission: emulated client {client.address}, servers " + ", ".join(
-            f"{n}={hosts.hosts[n].address} (as {nodes[i].host})" for i, n in enumerate(names)),
-            err=True)
+        click.echo(
+            f"fission: emulated client {client.address}, servers "
+            + ", ".join(
+                f"{n}={hosts.hosts[n].address} (as {nodes[i].host})" for i, n in enumerate(names)
+            ),
+            err=True,
+        )
         ray_env = _ray_env(token, env)
         start_head(client.address, ray_env, temp_dir=scratch / "client", wrap=client.command([]))
-        for index, name in enumerate(names):
+
+        starts: dict[str, int] = {}
+
+        def start_server(name: str) -> None:
+            index = names.index(name)
             host = hosts.hosts[name]
+            # a fresh temp folder per start; short: Ray's socket paths must fit in 107 bytes
+            starts[name] = starts.get(name, 0) + 1
             hosts.start(name, [
                 fission, "server", "--client", client.address, "--address", host.address,
                 "--name", nodes[index].host, "--token-file", str(token_file),
-                "--temp-dir", str(scratch / name),
+                "--temp-dir", str(scratch / f"{name}{starts[name]}"),
             ], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ray_env)  # fmt: skip
+
+        for name in names:
+            start_server(name)
         run = subprocess.Popen(
             client.command([
                 sys.executable, str(project / "manage.py"), network.name, "run",
@@ -113,7 +146,7 @@ def app(
             ]),
             stderr=subprocess.PIPE, text=True, env=ray_env,
         )  # fmt: skip
-        report = _follow(run, hosts, faults, stop)
+        report = _follow(run, hosts, faults, stop, start_server, seconds)
         code = run.wait()
         _print_report(report)
         return code
@@ -129,8 +162,9 @@ def _ray_env(token: str, extra: dict[str, str]) -> dict[str, str]:
     import os
 
     env = dict(os.environ)
-    env.update({"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token,
-                "RAY_USAGE_STATS_ENABLED": "0", **extra})
+    env.update(
+        {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token, "RAY_USAGE_STATS_ENABLED": "0", **extra}
+    )
     return env
 
 
@@ -139,6 +173,8 @@ def _follow(
     hosts: EmulatedNetwork,
     faults: list[tuple[str, float, str]],
     stop: threading.Event,
+    start_server: Callable[[str], None],
+    seconds: float | None,
 ) -> dict[str, object]:
     """Relay the run's messages; inject the faults once every job runs; note the timings."""
     events: list[tuple[float, str]] = []
@@ -148,16 +184,26 @@ def _follow(
     def inject() -> None:
         started.wait()
         begin = time.monotonic()
-        for server, seconds, kind in sorted(faults, key=lambda f: f[1]):
-            delay = begin + seconds - time.monotonic()
-            if stop.wait(max(0.0, delay)):
+        cut: set[str] = set()
+        for server, at, kind in sorted(faults, key=lambda f: f[1]):
+            if stop.wait(max(0.0, begin + at - time.monotonic())):
                 return
             if kind == "kill":
                 hosts.kill(server)
-            else:
+            elif kind == "cut":
                 hosts.cut(server)
+                cut.add(server)
+            elif server in cut:
+                hosts.heal(server)
+                cut.discard(server)
+            else:
+                hosts.kill(server)  # whatever is left of it
+                start_server(server)
             injected.append((time.monotonic(), server, kind))
             click.echo(f"fission: emulate: {kind} {server}", err=True)
+        if seconds is not None and not stop.wait(max(0.0, begin + seconds - time.monotonic())):
+            click.echo(f"fission: emulate: {seconds:g} s are over; stopping", err=True)
+            run.send_signal(signal.SIGINT)
 
     threading.Thread(target=inject, daemon=True).start()
     assert run.stderr is not None
@@ -179,8 +225,12 @@ def _print_report(report: dict[str, object]) -> None:
         return
     click.echo("fission: emulate report", err=True)
     for when, server, kind in injected:
+        if kind == "revive":
+            continue
         detected = next((t for t, line in events if t >= when and "is dead" in line), None)
         restarted = [line for t, line in events if t >= when and "restart" in line]
         detection = f"{detected - when:.2f} s" if detected else "not detected"
-        click.echo(f"  {kind} {server}: detected after {detection}; "
-                   f"{len(restarted)} job restart(s)", err=True)
+        click.echo(
+            f"  {kind} {server}: detected after {detection}; {len(restarted)} job restart(s)",
+            err=True,
+        )

@@ -50,12 +50,25 @@ def check_for_run(network: Network) -> None:
 
 
 @click.command(help=HELP)
-@click.option("--ray-address", default=None,
-              help="Use a Ray head that is already running (host:port) instead of starting one.")
-@click.option("--wait", "wait_seconds", type=float, default=60.0, show_default=True,
-              help="Seconds to wait for the servers in NODES to join.")
-@click.option("--folder", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="Run folder on this machine (default: <network>/run/).")
+@click.option(
+    "--ray-address",
+    default=None,
+    help="Use a Ray head that is already running (host:port) instead of starting one.",
+)
+@click.option(
+    "--wait",
+    "wait_seconds",
+    type=float,
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for the servers in NODES to join.",
+)
+@click.option(
+    "--folder",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Run folder on this machine (default: <network>/run/).",
+)
 @click.option("--client-ip", default=None, help="Use this address instead of CLIENT_IP.")
 @click.pass_obj
 def app(
@@ -91,8 +104,9 @@ def run_network(
 
     settings = network.settings
     token = cluster_token(project_dir)
-    os.environ.update({"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token,
-                       "RAY_USAGE_STATS_ENABLED": "0"})
+    os.environ.update(
+        {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token, "RAY_USAGE_STATS_ENABLED": "0"}
+    )
     env = dict(os.environ, **health_settings(settings.HEARTBEAT_PERIOD, settings.HEARTBEAT_MISSES))
     started_head = ray_address is None
     if started_head:
@@ -102,8 +116,9 @@ def run_network(
     try:
         connect(str(ray_address), project_dir)
         names = [node.host for node in settings.NODES]
-        joined = wait_for_servers(names, wait_seconds, lambda line: click.echo(
-            f"fission: {line}", err=True))
+        joined = wait_for_servers(
+            names, wait_seconds, lambda line: click.echo(f"fission: {line}", err=True)
+        )
         missing = [name for name in names if name not in joined]
         if missing:
             raise FissionError(
@@ -118,7 +133,11 @@ def run_network(
         placer = Placer(servers)
         run_name = time.strftime("run-%Y%m%d-%H%M%S")
         backend = RayBackend(
-            settings.CLIENT_IP, placer.where, settings.REMOTE_ROOT, run_name, network.name,
+            settings.CLIENT_IP,
+            placer.where,
+            settings.REMOTE_ROOT,
+            run_name,
+            network.name,
             heartbeat=settings.HEARTBEAT_PERIOD,
         )
         run_folder = (folder or project_dir / network.name / "run").resolve()

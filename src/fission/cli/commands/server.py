@@ -73,17 +73,34 @@ def ray_environment(token: str, extra: dict[str, str] | None = None) -> dict[str
 
 @click.command(help=HELP)
 @click.option("--client", "client_ip", required=True, help="The client's address (CLIENT_IP).")
-@click.option("--address", default=None, help="This server's address as the client sees it "
-              "(default: the address used to reach the client).")
-@click.option("--name", default=None, help="Server name; must match its BaseNode in NODES "
-              "(default: the address).")
+@click.option(
+    "--address",
+    default=None,
+    help="This server's address as the client sees it "
+    "(default: the address used to reach the client).",
+)
+@click.option(
+    "--name",
+    default=None,
+    help="Server name; must match its BaseNode in NODES (default: the address).",
+)
 @click.option("--slots", type=int, default=4, show_default=True, help="Jobs it runs at once.")
-@click.option("--token-file", type=click.Path(path_type=Path), default=DEFAULT_TOKEN_FILE,
-              show_default=True, help="File holding the cluster token.")
-@click.option("--port", type=int, default=RAY_PORT, show_default=True,
-              help="Port of the client's Ray head.")
-@click.option("--temp-dir", type=click.Path(path_type=Path), default=None,
-              help="Ray's temporary folder on this server.")
+@click.option(
+    "--token-file",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_TOKEN_FILE,
+    show_default=True,
+    help="File holding the cluster token.",
+)
+@click.option(
+    "--port", type=int, default=RAY_PORT, show_default=True, help="Port of the client's Ray head."
+)
+@click.option(
+    "--temp-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Ray's temporary folder on this server.",
+)
 @click.pass_obj
 def app(
     context: CommandContext,
@@ -112,10 +129,16 @@ def app(
     ]  # fmt: skip
     if temp_dir is not None:
         argv += ["--temp-dir", str(temp_dir)]
-    click.echo(f"fission: server {name} ({address}) joining the client at {client_ip}:{port}",
-               err=True)
-    process = subprocess.Popen(argv, env=ray_environment(token), stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+    click.echo(
+        f"fission: server {name} ({address}) joining the client at {client_ip}:{port}", err=True
+    )
+    process = subprocess.Popen(
+        argv,
+        env=ray_environment(token),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda signum, frame: process.send_signal(signal.SIGTERM))
     assert process.stdout is not None
