@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -143,3 +145,65 @@ def test_no_capacity_left_makes_the_job_pending_until_a_server_rejoins(project, 
     # ... and placed when its server is back; the data flows again, nothing lost or doubled
     assert "server 192.168.4.3 is back" in result.stderr
     assert received(project) == list(range(1, 1501))
+
+
+def test_clear_errors_for_a_cluster_that_cannot_work(project, chain, tmp_path):
+    from fission.client.cluster import cluster_token, start_head
+    from fission.emulation.netns import EmulatedNetwork
+
+    chain()
+    token = cluster_token(project.root)
+    short = Path(tempfile.mkdtemp(prefix="ft"))  # Ray's socket paths must fit in 107 bytes
+    wrong = tmp_path / "wrong-token"
+    wrong.write_text("f" * 64)
+    env = dict(os.environ, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=token, RAY_USAGE_STATS_ENABLED="0")
+    script = str(os.path.join(os.path.dirname(sys.executable), "fission"))
+    with EmulatedNetwork(["client", "s1", "s2"]) as net:
+        client, s1, s2 = net.hosts["client"], net.hosts["s1"], net.hosts["s2"]
+        start_head(client.address, env, temp_dir=short / "h", wrap=client.command([]))
+        # a server with the wrong token is refused, and says so
+        refused = subprocess.run(
+            s1.command([script, "server", "--client", client.address, "--address", s1.address,
+                        "--token-file", str(wrong), "--temp-dir", str(short / "a")]),
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert refused.returncode != 0
+        assert "refused this server's token" in refused.stderr
+        # a server that is not in NODES joins but gets nothing; the others never come
+        net.start("s2", [script, "server", "--client", client.address, "--address", s2.address,
+                         "--name", "stranger", "--token-file",
+                         str(project.root / ".fission" / "token"),
+                         "--temp-dir", str(short / "b")],
+                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        waited = subprocess.run(
+            client.command([sys.executable, "manage.py", "chain", "run", "--ray-address",
+                            f"{client.address}:6379", "--client-ip", client.address,
+                            "--wait", "12"]),
+            cwd=project.root, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert waited.returncode != 0
+        assert "not in NODES, so given no jobs: stranger" in waited.stderr
+        assert "server(s) 192.168.4.2, 192.168.4.3, 192.168.4.4 did not join within 12 s" in (
+            waited.stderr
+        )
+        assert "fission server --client 10.213.0.1" in waited.stderr
+
+
+def test_run_without_ray_says_which_extra_to_install(project, chain, tmp_path):
+    # A Python where Ray cannot be imported (as when the extra is not installed).
+    blocker = tmp_path / "no-ray" / "ray"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError(\"No module named 'ray'\")\n")
+    chain()
+    env = dict(os.environ, PYTHONPATH=str(blocker.parent))
+    result = subprocess.run(
+        [sys.executable, "manage.py", "chain", "run"],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "pip install 'fission-streams[cluster]'" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -122,8 +122,11 @@ def wait_for_servers(names: list[str], timeout: float, progress: Callable[[str],
                     if resource.startswith("fission_server:"):
                         joined.add(resource.split(":", 1)[1])
         missing = [n for n in names if n not in joined]
-        line = f"servers joined: {len(names) - len(missing)}/{len(names)}" + (
-            f" (waiting for {', '.join(missing)})" if missing else ""
+        strangers = sorted(joined - set(names) - {CLIENT})
+        line = (
+            f"servers joined: {len(names) - len(missing)}/{len(names)}"
+            + (f" (waiting for {', '.join(missing)})" if missing else "")
+            + (f"; not in NODES, so given no jobs: {', '.join(strangers)}" if strangers else "")
         )
         if line != shown:
             progress(line)

@@ -78,6 +78,11 @@ def app(
     folder: Path | None,
     client_ip: str | None,
 ) -> int:
+    # Ray reads its token settings when it is imported: set them first.
+    token = cluster_token(context.project_dir)
+    os.environ.update(
+        {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token, "RAY_USAGE_STATS_ENABLED": "0"}
+    )
     try:
         import ray  # noqa: F401
     except ImportError:
@@ -103,10 +108,6 @@ def run_network(
     from fission.backends.ray import RayBackend
 
     settings = network.settings
-    token = cluster_token(project_dir)
-    os.environ.update(
-        {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token, "RAY_USAGE_STATS_ENABLED": "0"}
-    )
     env = dict(os.environ, **health_settings(settings.HEARTBEAT_PERIOD, settings.HEARTBEAT_MISSES))
     started_head = ray_address is None
     if started_head:
