@@ -103,6 +103,7 @@ class RayBackend:
         self._dead_servers: set[str] = set()
         self._deadlines: dict[Any, float] = {}  # start ref -> when to give up on it
         self._names_by_node: dict[str, list[str]] = {}  # a dead node may list no resources
+        self._spares: dict[str, Any] = {}  # server -> an idle actor waiting there
 
     # -- the Backend interface ---------------------------------------------------------------
     def start(self) -> None:
@@ -115,12 +116,25 @@ class RayBackend:
     def listen_spec(self, token: str, job_id: int, epoch: int) -> str:
         return "tcp:@node:0"  # the actor fills in its server's address
 
+    def _new_actor(self, server: str) -> Any:
+        return JobHostActor.options(  # type: ignore[attr-defined]
+            resources={f"fission_server:{server}": 0.001}
+        ).remote()
+
+    def prepare_spares(self, servers: list[str]) -> None:
+        """Start an idle actor on each server, so that a failover skips Ray's worker start-up
+        (about a second here): the replacement job host starts in the spare at once."""
+        for server in servers:
+            if server not in self._spares:
+                self._spares[server] = self._new_actor(server)
+
     def spawn(self, spec: HostSpec, workdir: str) -> list[tuple[int, str]]:
         server = self.placement[spec.job_id]
-        actor = JobHostActor.options(  # type: ignore[attr-defined]
-            resources={f"fission_server:{server}": 0.001},
-            name=None,
-        ).remote()
+        actor = self._spares.pop(server, None)
+        if actor is not None:
+            self._spares[server] = self._new_actor(server)  # the next failover's spare
+        else:
+            actor = self._new_actor(server)
         if server == CLIENT:  # LocalJobs work in the client's run folder, as in simulate
             folder = workdir
         else:
@@ -154,7 +168,7 @@ class RayBackend:
 
     def close(self) -> None:
         self._stop.set()
-        for actor in list(self._actors.values()):
+        for actor in [*self._actors.values(), *self._spares.values()]:
             with contextlib.suppress(Exception):
                 ray.kill(actor, no_restart=True)
         if self.sock is not None:
@@ -258,7 +272,9 @@ class RayBackend:
             for name in self._names_by_node.get(node_id, []):
                 if not node.get("Alive") and name not in self._dead_servers:
                     self._dead_servers.add(name)
+                    self._spares.pop(name, None)  # it died with its server
                     self._report({"server_dead": name})
                 elif node.get("Alive") and name in self._dead_servers:
                     self._dead_servers.discard(name)
+                    self.prepare_spares([name])
                     self._report({"server_alive": name})

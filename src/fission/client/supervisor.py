@@ -373,6 +373,9 @@ class Simulation:
                 )
                 if self.placer is not None:
                     self.status(f"fission: all {len(self.records)} jobs running")
+                    prepare = getattr(self.backend, "prepare_spares", None)
+                    if prepare is not None:
+                        prepare([s for s in self.placer.servers if self.placer.servers[s].alive])
         elif kind == "stats":
             record.stats = message
         elif kind == "output" and record.output is not None:
