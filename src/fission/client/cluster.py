@@ -9,8 +9,6 @@ server named ``client`` (it runs the LocalJobs) with no CPUs for anything else.
 from __future__ import annotations
 
 import json
-import os
-import secrets
 import subprocess
 import sys
 import time
@@ -18,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from fission.client.placement import CLIENT
+from fission.client.secret import private_key_file
 from fission.core.errors import FissionError
 
 __all__ = [
@@ -34,16 +33,9 @@ RAY_PORT = 6379
 
 
 def cluster_token(project_dir: Path) -> str:
-    """The project's cluster token (``.fission/token``), created on first use."""
-    path = project_dir / ".fission" / "token"
-    if path.is_file() and len(path.read_text().strip()) >= 32:
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_hex(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(token + "\n")
-    return token
+    """The project's cluster token (``.fission/token``), created on first use; servers need a
+    copy (``fission server --token-file``)."""
+    return private_key_file(project_dir / ".fission" / "token")
 
 
 def health_settings(period: float, misses: int) -> dict[str, str]:

@@ -10,7 +10,7 @@ import os
 import secrets
 from pathlib import Path
 
-__all__ = ["project_secret", "secret_path"]
+__all__ = ["private_key_file", "project_secret", "secret_path"]
 
 
 def secret_path(project_dir: Path) -> Path:
@@ -19,7 +19,11 @@ def secret_path(project_dir: Path) -> Path:
 
 def project_secret(project_dir: Path) -> str:
     """The project's secret as hex, created on first use."""
-    path = secret_path(project_dir)
+    return private_key_file(secret_path(project_dir))
+
+
+def private_key_file(path: Path) -> str:
+    """The random hex key kept in ``path`` (owner-only), created on first use."""
     if path.is_file():
         value = path.read_text().strip()
         if len(value) >= 32:

@@ -930,9 +930,6 @@ class JobHost:
         run = job.run
         emit = self._emitter.emit
         fast = self._fast_output()
-        if fast is not None:
-            fast_link, append, header, pipe_id, pack = fast
-            batch = fast_link.batch
         single = inputs[0] if len(inputs) == 1 and inputs[0].block_count == 1 else None
         unpack = self._unpackers[0]
         clock = time.perf_counter
@@ -992,25 +989,7 @@ class JobHost:
             if outputs:
                 if not self._armed and not slow:
                     self._started_batch()
-                if (
-                    fast is not None
-                    and not finishing
-                    and result is not None
-                    and type(result) is not tuple
-                ):
-                    # the common case, inlined: one output, one value
-                    try:
-                        payload = pack(result)
-                    except Exception as exc:
-                        raise JobFailed(self._pack_error(r, exc), _user_trace(exc)) from None
-                    if not batch:
-                        fast_link.batch_first = r
-                    append(header(_DATA, 0, pipe_id, r, len(payload)))
-                    append(payload)
-                    fast_link.last_sqn = r
-                    queued += len(payload)
-                else:
-                    queued += self._emit(fast, emit, r, result, FLAG_FINISHED if finishing else 0)
+                queued += self._emit(fast, emit, r, result, FLAG_FINISHED if finishing else 0)
                 if queued >= byte_budget:
                     return True
             if finishing:
