@@ -260,6 +260,9 @@ class RayBackend:
             nodes = ray.nodes()
         except Exception:
             return
+        # A server that came back is a new Ray node under the same name, next to its dead
+        # predecessor: a name is alive when any of its nodes is.
+        alive: dict[str, bool] = {}
         for node in nodes:
             node_id = node.get("NodeID", "")
             names = [
@@ -270,11 +273,13 @@ class RayBackend:
             if names:
                 self._names_by_node[node_id] = names
             for name in self._names_by_node.get(node_id, []):
-                if not node.get("Alive") and name not in self._dead_servers:
-                    self._dead_servers.add(name)
-                    self._spares.pop(name, None)  # it died with its server
-                    self._report({"server_dead": name})
-                elif node.get("Alive") and name in self._dead_servers:
-                    self._dead_servers.discard(name)
-                    self.prepare_spares([name])
-                    self._report({"server_alive": name})
+                alive[name] = alive.get(name, False) or bool(node.get("Alive"))
+        for name, up in alive.items():
+            if not up and name not in self._dead_servers:
+                self._dead_servers.add(name)
+                self._spares.pop(name, None)  # it died with its server
+                self._report({"server_dead": name})
+            elif up and name in self._dead_servers:
+                self._dead_servers.discard(name)
+                self.prepare_spares([name])
+                self._report({"server_alive": name})

@@ -1,0 +1,284 @@
+"""Outage per fault on 3 emulated servers: `run` over Ray, faults injected for real (root).
+
+The network: a counting source (with ``resume``) -> a middle job -> a second middle job -> a
+sink on the client that writes ``value monotonic-time`` per block. Every server has two slots, so
+after each failover the jobs can move again. For each fault, the server that currently runs the
+first middle job (read from the client's log, "Pass 2 ready at tcp:<address>") is killed
+(every process of its namespace SIGKILLed) or cut (its link taken down); once the job runs
+elsewhere, the server is brought back (restarted, or its link healed) and the next fault follows.
+
+Outage of a fault = time from the fault to the first block reaching the sink after it, minus
+nothing: the source emits a block every 2 ms, so the normal gap is 2 ms. Lost and duplicated
+blocks are counted over the whole run from the sink's file (each value must appear exactly
+once, in order). The health-check settings are the config's defaults (HEARTBEAT_PERIOD 0.5 s,
+HEARTBEAT_MISSES 2). Baseline: the detection time alone (Ray declaring the node dead), which
+bounds what any Ray-based failover can achieve, is reported next to each outage; the original
+FISSION's and plain Ray's figures on the same kind of cluster are in BENCHMARKS.md.
+
+Usage: sudo python bench/failover.py [--kills 10] [--cuts 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+from fission.client.cluster import RAY_PORT, cluster_token, health_settings, start_head
+from fission.emulation.netns import EmulatedNetwork
+
+JOBS = """
+import time
+from fission.core.jobs import LocalJob, PythonJob
+
+
+class Counter(PythonJob):
+    def setup(self):
+        self.next = 1
+
+    def resume(self, last_sqn):
+        self.next = last_sqn + 1
+
+    def run(self):
+        while True:
+            value = self.next
+            self.next += 1
+            yield value
+            time.sleep(0.002)
+
+
+class Pass(PythonJob):
+    def run(self, value):
+        return value
+
+
+class Record(LocalJob, PythonJob):
+    def setup(self):
+        self.out = open("received.txt", "a")
+
+    def run(self, value):
+        self.out.write(f"{value} {time.monotonic()}\\n")
+        self.out.flush()
+"""
+
+CONFIG = """
+from fission.core.nodes import BaseNode
+from fission.core.pipes import PicklePipe
+from bench_net.jobs.jobs import Counter, Pass, Record
+
+CLIENT_IP = "10.213.0.1"
+JOBS = [
+    Counter(outputs=[PicklePipe(1)]),
+    Pass(inputs=[PicklePipe(1)], outputs=[PicklePipe(2)]),
+    Pass(inputs=[PicklePipe(2)], outputs=[PicklePipe(3)]),
+    Record(inputs=[PicklePipe(3)]),
+]
+NODES = [BaseNode("s1", slots=2), BaseNode("s2", slots=2), BaseNode("s3", slots=2)]
+JOB_RESTARTS = 1000
+REMOTE_ROOT = "{root}"
+DEBUG_WINDOW = False
+"""
+
+
+def make_project(base: Path) -> Path:
+    subprocess.run(
+        [sys.executable, "-m", "fission.cli.admin", "proj", "startproject"],
+        cwd=base,
+        check=True,
+        capture_output=True,
+    )
+    project = base / "proj"
+    subprocess.run(
+        [sys.executable, "manage.py", "bench_net", "startnetwork"],
+        cwd=project,
+        check=True,
+        capture_output=True,
+    )
+    (project / "bench_net" / "jobs" / "jobs.py").write_text(textwrap.dedent(JOBS))
+    (project / "bench_net" / "config.py").write_text(CONFIG.format(root=base / "servers"))
+    return project
+
+
+def where_is(log: Path, job: str, after: float, hosts: EmulatedNetwork) -> str | None:
+    """The server name (s1..s3) whose address the latest 'ready at' line of ``job`` names."""
+    found = None
+    for line in log.read_text().splitlines():
+        match = re.search(rf"{job} ready at tcp:([0-9.]+):", line)
+        if match:
+            found = match.group(1)
+    for name, host in hosts.hosts.items():
+        if host.address == found and name != "client":
+            return name
+    return None
+
+
+def wait_until(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--kills", type=int, default=10)
+    parser.add_argument("--cuts", type=int, default=10)
+    args = parser.parse_args()
+    base = Path(tempfile.mkdtemp(prefix="fb"))
+    project = make_project(base)
+    token = cluster_token(project)
+    env = dict(
+        os.environ,
+        RAY_AUTH_MODE="token",
+        RAY_AUTH_TOKEN=token,
+        RAY_USAGE_STATS_ENABLED="0",
+        **health_settings(0.5, 2),
+    )
+    fission = str(Path(sys.executable).parent / "fission")
+    faults: list[dict] = []
+    with EmulatedNetwork(["client", "s1", "s2", "s3"]) as hosts:
+        client = hosts.hosts["client"]
+        start_head(client.address, env, temp_dir=base / "h", wrap=client.command([]))
+        starts = {name: 0 for name in ("s1", "s2", "s3")}
+
+        def start_server(name: str) -> None:
+            starts[name] += 1
+            hosts.start(
+                name,
+                [
+                    fission,
+                    "server",
+                    "--client",
+                    client.address,
+                    "--address",
+                    hosts.hosts[name].address,
+                    "--name",
+                    name,
+                    "--token-file",
+                    str(project / ".fission" / "token"),
+                    "--temp-dir",
+                    str(base / f"{name}{starts[name]}"),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=env,
+            )
+
+        for name in starts:
+            start_server(name)
+        run = subprocess.Popen(
+            client.command(
+                [
+                    sys.executable,
+                    "manage.py",
+                    "bench_net",
+                    "run",
+                    "--ray-address",
+                    f"{client.address}:{RAY_PORT}",
+                    "--wait",
+                    "90",
+                ]
+            ),
+            cwd=project,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        log = project / "bench_net" / "run" / "FISSION.log"
+        received = project / "bench_net" / "run" / "4" / "received.txt"
+        assert wait_until(lambda: received.exists() and received.stat().st_size > 1000, 120), (
+            "the network never started"
+        )
+        time.sleep(2)
+        plan = ["kill"] * args.kills + ["cut"] * args.cuts
+        for number, kind in enumerate(plan, start=1):
+            victim = where_is(log, "Pass 2", 0, hosts)
+            restarts_before = log.read_text().count("restarting Pass 2")
+            at = time.monotonic()
+            if kind == "kill":
+                hosts.kill(victim)
+            else:
+                hosts.cut(victim)
+            moved = wait_until(
+                lambda: log.read_text().count("restarting Pass 2") > restarts_before, 30
+            )
+            dead_line = next(
+                (
+                    line
+                    for line in reversed(log.read_text().splitlines())
+                    if f"server {victim} is dead" in line
+                ),
+                "",
+            )
+            time.sleep(3)  # let the flow settle on its new server
+            if kind == "kill":
+                start_server(victim)
+            else:
+                hosts.heal(victim)
+                hosts.kill(victim)  # a healed partition: restart it clean (fenced anyway)
+                start_server(victim)
+            faults.append(
+                {
+                    "n": number,
+                    "kind": kind,
+                    "server": victim,
+                    "at": at,
+                    "moved": moved,
+                    "dead_line": dead_line,
+                }
+            )
+            print(f"{kind} {victim}: moved={moved}", file=sys.stderr)
+            time.sleep(4)  # the server rejoins; spares are prepared again
+        run.send_signal(2)
+        try:
+            run.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            run.kill()
+    rows = [line.split() for line in received.read_text().splitlines() if line.strip()]
+    values = [int(v) for v, _ in rows]
+    times = [float(t) for _, t in rows]
+    expected = list(range(1, values[-1] + 1))
+    lost = len(set(expected) - set(values))
+    duplicated = len(values) - len(set(values))
+    in_order = values == sorted(values)
+    results = []
+    for fault in faults:
+        # blocks already downstream keep arriving for a moment: the outage is the longest
+        # silence at the sink in the 15 s after the fault
+        window = [fault["at"]] + [t for t in times if fault["at"] < t < fault["at"] + 15]
+        gaps = [b - a for a, b in itertools.pairwise(window)]
+        outage = max(gaps) if len(window) > 1 else None
+        results.append(
+            {**{k: fault[k] for k in ("n", "kind", "server", "moved")}, "outage_s": outage}
+        )
+    summary = {
+        "benchmark": "failover",
+        "health_checks": health_settings(0.5, 2),
+        "faults": results,
+        "blocks": len(values),
+        "lost": lost,
+        "duplicated": duplicated,
+        "in_order": in_order,
+    }
+    for kind in ("kill", "cut"):
+        outages = [r["outage_s"] for r in results if r["kind"] == kind and r["outage_s"]]
+        if outages:
+            summary[f"{kind}_outage_median_s"] = statistics.median(outages)
+            summary[f"{kind}_outage_max_s"] = max(outages)
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()
