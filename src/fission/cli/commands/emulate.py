@@ -31,6 +31,7 @@ from fission.emulation.netns import EmulatedNetwork, require_root
 HELP = "Rehearse `run` on N servers emulated on this machine (network namespaces; root)."
 SCOPE = "network"
 
+_RAY_CHATTER = re.compile(r"\(raylet\)|\.cc:\d+|^\[\d{4}-\d\d-\d\d ")
 _FAULT = re.compile(r"^(?P<server>[^@]+)@(?P<seconds>[0-9.]+)$")
 
 
@@ -138,7 +139,7 @@ def app(
 
         for name in names:
             start_server(name)
-        run = subprocess.Popen(
+        run = subprocess.Popen(  # stdout (the jobs' output) passes through
             client.command([
                 sys.executable, str(project / "manage.py"), network.name, "run",
                 "--ray-address", f"{client.address}:{RAY_PORT}",
@@ -208,8 +209,8 @@ def _follow(
     threading.Thread(target=inject, daemon=True).start()
     assert run.stderr is not None
     for line in run.stderr:
-        # Ray's own chatter (a dead raylet's log tail) goes to the log, FISSION's lines to you
-        if line.startswith(("fission", "Error", "  [", "[")) and "(raylet)" not in line:
+        # Ray's own chatter (a dead raylet's log tail, C++ warnings) is dropped, ours shown
+        if line.startswith(("fission", "Error", "  [", "[")) and not _RAY_CHATTER.search(line):
             sys.stderr.write(line)
         events.append((time.monotonic(), line.rstrip("\n")))
         if "jobs running" in line:

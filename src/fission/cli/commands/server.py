@@ -132,6 +132,7 @@ def app(
     click.echo(
         f"fission: server {name} ({address}) joining the client at {client_ip}:{port}", err=True
     )
+    _wait_for_head(client_ip, port)
     process = subprocess.Popen(
         argv,
         env=ray_environment(token),
@@ -157,6 +158,27 @@ def app(
             f"{client_ip}:{port} (python3 manage.py <network> run starts it)?"
         )
     return 0
+
+
+def _wait_for_head(client_ip: str, port: int) -> None:
+    """Wait (quietly after one message) until the client's Ray head accepts connections."""
+    import socket
+    import time
+
+    told = False
+    while True:
+        try:
+            with socket.create_connection((client_ip, port), timeout=2):
+                return
+        except OSError:
+            if not told:
+                click.echo(
+                    f"fission: waiting for the client's Ray head at {client_ip}:{port} (it starts "
+                    f"with `python3 manage.py <network> run` on the client)",
+                    err=True,
+                )
+                told = True
+            time.sleep(1)
 
 
 def _route_source(destination: str) -> str:
