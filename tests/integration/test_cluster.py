@@ -207,3 +207,23 @@ def test_run_without_ray_says_which_extra_to_install(project, chain, tmp_path):
     assert result.returncode == 1
     assert "pip install 'fission-streams[cluster]'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_source_and_its_consumer_lost_together(project, chain):
+    # both pinned to the first server, which is killed: neither replay buffer survives; the
+    # source goes on from what the jobs after them hold (the client's hint), nothing is lost
+    chain()
+    jobs = project.root / "chain" / "jobs" / "jobs.py"
+    text = jobs.read_text()
+    text = text.replace(
+        "class Counter(PythonJob):\n",
+        'class Counter(PythonJob):\n    DEFAULT_NODE = "192.168.4.2"\n',
+    )
+    text = text.replace(
+        "class Pass(PythonJob):\n", 'class Pass(PythonJob):\n    DEFAULT_NODE = "192.168.4.2"\n'
+    )
+    jobs.write_text(text)
+    result = emulate(project, "--kill=s1@2")
+    assert result.returncode == 0, result.stderr
+    assert "Counter 1: its server" in result.stderr and "Pass 2: its server" in result.stderr
+    assert received(project) == list(range(1, 1501))

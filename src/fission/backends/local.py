@@ -175,6 +175,7 @@ class _Zygote:
     def _spawn(self, request: dict[str, Any], fds: list[int]) -> None:
         spec = HostSpec(**request["spec"])
         spec.input_epochs = {int(k): v for k, v in spec.input_epochs.items()}
+        spec.resume_hints = {int(k): v for k, v in spec.resume_hints.items()}
         job = self.network.job(spec.job_id)
         zygote_pid = os.getpid()
         pid = os.fork()

@@ -79,6 +79,7 @@ class JobRecord:
     restarts: int = 0
     restart_at: float = 0.0  # when a scheduled restart is due (monotonic), 0 = none
     server: str = "local"
+    hints: dict[int, int] = field(default_factory=dict)  # resume hints for the next start
 
     @property
     def alive(self) -> bool:
@@ -220,6 +221,7 @@ class Simulation:
             window_blocks=settings.CREDIT_WINDOW,
             window_bytes=settings.CREDIT_BYTES,
             fence_after=self.fence_after,
+            resume_hints=record.hints,
         )
         for fd, stream in self.backend.spawn(spec, str(workdir)):
             os.set_blocking(fd, False)
@@ -436,12 +438,13 @@ class Simulation:
                 self.placer.set_alive(name, False)
             # Its jobs are gone with it (or cut off and fenced): fail them over now, without
             # waiting for the backend to notice each of them.
-            for record in self.records.values():
-                if record.server == name and record.alive:
-                    self.backend.signal_job(record.pid, signal.SIGKILL)
-                    record.exit_status = -int(signal.SIGKILL)
-                    record.error = f"its server {name} died"
-                    self._on_exit(record)
+            lost = [r for r in self.records.values() if r.server == name and r.alive]
+            for record in lost:  # all of them first: each restart must know who else is lost
+                self.backend.signal_job(record.pid, signal.SIGKILL)
+                record.exit_status = -int(signal.SIGKILL)
+                record.error = f"its server {name} died"
+            for record in lost:
+                self._on_exit(record)
         elif "server_alive" in report:
             name = str(report["server_alive"])
             self.status(f"fission: server {name} is back")
@@ -510,6 +513,8 @@ class Simulation:
         """Plan the next instance of a failed job if the policy allows; False if not."""
         if self.restarts is None or self._stopping_since or record.restarts >= self.restarts:
             return False
+        # decided now, while the survivors' progress reports still say how far they got
+        record.hints = self._resume_hints(record)
         record.state = "RESTARTING"
         # the first restart at once (a killed server), then back off (a job that keeps failing)
         pause = 0.0 if record.restarts == 0 else min(0.5 * 2 ** (record.restarts - 1), 4.0)
@@ -554,6 +559,37 @@ class Simulation:
                 consumer, {"type": "peers", "outputs": {}, "inputs": {str(pipe.id): record.epoch}}
             )
         self._place_and_start(record)
+
+    def _resume_hints(self, record: JobRecord) -> dict[int, int]:
+        """For a restarted job: per output, the sqn to go on from if its consumer is new too.
+
+        The consumer was lost with its state; the client still knows from the last progress
+        reports how far the jobs after it got (stale reports only make the hint earlier, and
+        whatever is sent twice is dropped by sqn).
+        """
+        hints: dict[int, int] = {}
+        for pipe in record.job.outputs:
+            # used only if the consumer turns out to be new (a living one answers for itself)
+            consumer = self.records[self.network.connections[pipe.id].consumer.id]
+            done = self._rounds_done(consumer)
+            if done:
+                hints[pipe.id] = done * pipe.block_count + 1
+        return hints
+
+    def _rounds_done(self, record: JobRecord, depth: int = 0) -> int:
+        """Rounds of ``record`` that its consumers (or, for a sink, it) already hold."""
+        if not record.job.outputs or depth > len(self.records):
+            return int(record.stats.get("round", 0))
+        held = []
+        for pipe in record.job.outputs:
+            consumer = self.records[self.network.connections[pipe.id].consumer.id]
+            if consumer.alive and consumer.state == "RUNNING":
+                # the sqns of this pipe are our rounds: what the consumer has received
+                next_sqn = consumer.stats.get("inputs", {}).get(str(pipe.id), {}).get("next", 1)
+                held.append(max(0, int(next_sqn) - 1))
+            else:  # lost too: what the jobs after it hold, in its rounds, in ours
+                held.append(self._rounds_done(consumer, depth + 1) * pipe.block_count)
+        return min(held) if held else 0
 
     def _rewire(self, record: JobRecord) -> None:
         """A (re)started instance listens: give it its peers, point its producers to it."""

@@ -76,6 +76,9 @@ class HostSpec:
     window_blocks: int = 4096
     window_bytes: int = 16 * 1024 * 1024
     fence_after: float = 0.0  # seconds without the client before stopping; 0 = never
+    # output pipe -> the sqn a restarted source should go on from when its consumer was lost
+    # too (a fresh consumer knows nothing; the client knows how far the survivors got)
+    resume_hints: dict[int, int] = field(default_factory=dict)
 
 
 class HostStopped(BaseException):
@@ -630,7 +633,8 @@ class JobHost:
                 _, pipe, sock, resume_from = item
                 link = self._output_by_pipe[pipe]
                 self._unregister(link)
-                self._resume_points[pipe] = resume_from
+                # a fresh consumer (0) was restarted too: go by the client's hint instead
+                self._resume_points[pipe] = resume_from or self.spec.resume_hints.get(pipe, 0)
                 link.attach(sock, resume_from)
                 self._sync_registration(link)
             elif item[0] == "retarget":

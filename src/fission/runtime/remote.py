@@ -22,6 +22,7 @@ def main() -> int:
     request = json.loads(sys.stdin.read())
     spec = HostSpec(**request["spec"])
     spec.input_epochs = {int(k): int(v) for k, v in spec.input_epochs.items()}
+    spec.resume_hints = {int(k): int(v) for k, v in spec.resume_hints.items()}
     project = Path(request["project"])
     network = load_network(project, request["network"])
     job = network.job(spec.job_id)
