@@ -212,7 +212,8 @@ def main() -> None:
             else:
                 hosts.cut(victim)
             moved = wait_until(
-                lambda: log.read_text().count("restarting Pass 2") > restarts_before, 30
+                lambda before=restarts_before: log.read_text().count("restarting Pass 2") > before,
+                30,
             )
             dead_line = next(
                 (

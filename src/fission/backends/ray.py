@@ -159,12 +159,17 @@ class RayBackend:
         if actor is None:
             return
         if sig == signal.SIGKILL:
-            with contextlib.suppress(Exception):
-                actor.signal.remote(int(sig))
-                ray.kill(actor, no_restart=True)
+            # ray.kill may wait on a server that is cut off: never in the client's loop
+            threading.Thread(target=self._kill_actor, args=(actor, sig), daemon=True).start()
         else:
             with contextlib.suppress(Exception):
                 actor.signal.remote(int(sig))
+
+    @staticmethod
+    def _kill_actor(actor: Any, sig: int) -> None:
+        with contextlib.suppress(Exception):
+            actor.signal.remote(int(sig))
+            ray.kill(actor, no_restart=True)
 
     def close(self) -> None:
         self._stop.set()

@@ -902,12 +902,16 @@ class JobHost:
             self._end_stream(self.round)
             return False
         if not self._started_round:
-            if not all(link.next_sqn for link in inputs):
-                return False  # wait until every producer connected once
+            if not all(link.queue or link.eos is not None for link in inputs):
+                return False  # wait until every producer delivered (or ended) once
             self._started_round = True
-            # A fresh instance resumes after the last round every input had acknowledged:
-            # everything up to there reached the sinks, so its outputs count it as acknowledged.
-            self.round = max(link.base // link.block_count for link in inputs)
+            # A fresh instance starts with the first round its producers still have: after the
+            # last round every input had acknowledged (it reached the sinks), or later when a
+            # restarted source goes on from where the jobs after us are.
+            self.round = max(
+                ((link.queue[0][0] - 1) if link.queue else link.base) // link.block_count
+                for link in inputs
+            )
             self._acked_round = self.round
             for out in outputs:
                 out.last_sqn = out.acked = max(out.acked, self.round)
