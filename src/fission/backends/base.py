@@ -6,7 +6,7 @@ A backend is started once, then:
 * ``spawn(spec, workdir)``: start a job host (asynchronously); returns the descriptors of its
   output streams the client should read (``[(fd, "out"), (fd, "err")]``), or none when the
   host sends its output over its control connection;
-* ``sock`` / ``receive()``: a selectable socket and the next report on it:
+* ``sock`` / ``receive()``: a selectable socket and the reports that arrived on it:
   ``{"spawned": job, "epoch": e, "pid": pid}``, ``{"exited": pid, "status": code}``,
   ``{"server_dead": name}`` or ``{"error": text}``;
 * ``signal_job(pid, sig)`` and ``close()``.
@@ -33,7 +33,7 @@ class Backend(Protocol):
 
     def spawn(self, spec: HostSpec, workdir: str) -> list[tuple[int, str]]: ...
 
-    def receive(self) -> dict[str, Any] | None: ...
+    def receive(self) -> list[dict[str, Any]] | None: ...
 
     def signal_job(self, pid: int, sig: int) -> None: ...
 

@@ -87,14 +87,14 @@ class LocalBackend:
         os.close(err_w)
         return [(out_r, "out"), (err_r, "err")]
 
-    def receive(self) -> dict[str, Any] | None:
-        """One report from the zygote, or None if it is gone."""
+    def receive(self) -> list[dict[str, Any]] | None:
+        """The next report from the zygote (one per packet), or None if it is gone."""
         assert self.sock is not None
         try:
             data = self.sock.recv(65536)
         except OSError:
             return None
-        return json.loads(data) if data else None
+        return [json.loads(data)] if data else None
 
     @staticmethod
     def signal_job(pid: int, sig: int) -> None:

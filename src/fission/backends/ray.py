@@ -104,6 +104,7 @@ class RayBackend:
         self._deadlines: dict[Any, float] = {}  # start ref -> when to give up on it
         self._names_by_node: dict[str, list[str]] = {}  # a dead node may list no resources
         self._spares: dict[str, Any] = {}  # server -> an idle actor waiting there
+        self._partial = b""  # an incomplete report line
 
     # -- the Backend interface ---------------------------------------------------------------
     def start(self) -> None:
@@ -146,13 +147,17 @@ class RayBackend:
             self._deadlines[ref] = time.monotonic() + START_TIMEOUT
         return []
 
-    def receive(self) -> dict[str, Any] | None:
+    def receive(self) -> list[dict[str, Any]] | None:
+        """Every whole report that arrived (a stream: several may come in one read)."""
         assert self.sock is not None
         try:
             data = self.sock.recv(65536)
         except OSError:
             return None
-        return json.loads(data.split(b"\n")[0]) if data else None
+        if not data:
+            return None
+        *lines, self._partial = (self._partial + data).split(b"\n")
+        return [json.loads(line) for line in lines if line]
 
     def signal_job(self, pid: int, sig: int) -> None:
         actor = self._actors.get(pid)

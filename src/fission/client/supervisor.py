@@ -417,14 +417,18 @@ class Simulation:
         self._give_up(record)
 
     def _on_backend(self) -> None:
-        report = self.backend.receive()
-        if report is None:
+        reports = self.backend.receive()
+        if reports is None:
             self.selector.unregister(self.backend.sock)  # type: ignore[arg-type]
             if not self._stopping_since:
-                self.stop("the local job launcher died", code=1)
+                self.stop("the job launcher died", code=1)
             for record in self.records.values():
                 record.exit_status = record.exit_status if record.exit_status is not None else -9
             return
+        for report in reports:
+            self._on_report(report)
+
+    def _on_report(self, report: dict[str, Any]) -> None:
         if "spawned" in report:
             record = self.records[report["spawned"]]
             if report["epoch"] == record.epoch:
