@@ -255,10 +255,11 @@ def main() -> None:
     duplicated = len(values) - len(set(values))
     in_order = values == sorted(values)
     results = []
-    for fault in faults:
+    for number, fault in enumerate(faults):
         # blocks already downstream keep arriving for a moment: the outage is the longest
-        # silence at the sink in the 15 s after the fault
-        window = [fault["at"]] + [t for t in times if fault["at"] < t < fault["at"] + 15]
+        # silence at the sink after the fault, until the next fault
+        end = faults[number + 1]["at"] if number + 1 < len(faults) else fault["at"] + 15
+        window = [fault["at"]] + [t for t in times if fault["at"] < t < end]
         gaps = [b - a for a, b in itertools.pairwise(window)]
         outage = max(gaps) if len(window) > 1 else None
         results.append(

@@ -131,7 +131,7 @@ def test_failover_loses_and_duplicates_nothing(project, chain, fault, moved):
     result = emulate(project, fault)
     assert result.returncode == 0, result.stderr
     assert "is dead" in result.stderr
-    assert f"{moved}: its server" in result.stderr and "restart 1 of 2" in result.stderr
+    assert f"{moved}: its server" in result.stderr and "moving it" in result.stderr
     assert received(project) == list(range(1, 1501))  # every sqn once, in order
     assert "detected after" in result.stderr  # the emulate report
 

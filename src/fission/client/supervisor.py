@@ -80,6 +80,7 @@ class JobRecord:
     restart_at: float = 0.0  # when a scheduled restart is due (monotonic), 0 = none
     server: str = "local"
     hints: dict[int, int] = field(default_factory=dict)  # resume hints for the next start
+    counts_as_restart: bool = True  # False when the job only moves off a dead server
 
     @property
     def alive(self) -> bool:
@@ -514,19 +515,30 @@ class Simulation:
 
     # == failover ==============================================================================
     def _schedule_restart(self, record: JobRecord) -> bool:
-        """Plan the next instance of a failed job if the policy allows; False if not."""
-        if self.restarts is None or self._stopping_since or record.restarts >= self.restarts:
+        """Plan the next instance of a failed job if the policy allows; False if not.
+
+        A job whose server died did nothing wrong: it moves at once and it does not use up
+        its JOB_RESTARTS. A job that failed by itself restarts at once the first time, then
+        with a growing pause (it may keep failing).
+        """
+        if self.restarts is None or self._stopping_since:
+            return False
+        moved = record.error.startswith("its server")
+        if not moved and record.restarts >= self.restarts:
             return False
         # decided now, while the survivors' progress reports still say how far they got
         record.hints = self._resume_hints(record)
         record.state = "RESTARTING"
-        # the first restart at once (a killed server), then back off (a job that keeps failing)
-        pause = 0.0 if record.restarts == 0 else min(0.5 * 2 ** (record.restarts - 1), 4.0)
+        record.counts_as_restart = not moved
+        pause = 0.0 if moved or record.restarts == 0 else min(0.5 * 2 ** (record.restarts - 1), 4.0)
         record.restart_at = time.monotonic() + pause
-        self.status(
-            f"fission: {record.job.name}: {record.error}; restart {record.restarts + 1} of "
-            f"{self.restarts}" + (f" in {pause:.1f} s" if pause else "")
-        )
+        if moved:
+            self.status(f"fission: {record.job.name}: {record.error}; moving it")
+        else:
+            self.status(
+                f"fission: {record.job.name}: {record.error}; restart {record.restarts + 1} of "
+                f"{self.restarts}" + (f" in {pause:.1f} s" if pause else "")
+            )
         return True
 
     def _give_up(self, record: JobRecord) -> None:
@@ -550,7 +562,7 @@ class Simulation:
             record.channel.close()
             record.channel = None
         record.epoch += 1
-        record.restarts += 1
+        record.restarts += 1 if record.counts_as_restart else 0
         record.error = ""
         record.endpoint = ""
         record.pid = 0
