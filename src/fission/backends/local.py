@@ -23,7 +23,6 @@ import selectors
 import signal
 import socket
 import sys
-from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -242,5 +241,3 @@ def _close_inherited_fds() -> None:
                 with contextlib.suppress(OSError):
                     os.close(fd)
 
-
-SpawnCallback = Callable[[int, int], None]
