@@ -19,9 +19,11 @@ __all__ = ["connect", "listen", "peer_name", "tune"]
 
 
 def tune(sock: socket.socket) -> None:
-    """Options every data connection gets: no Nagle delay, large buffers."""
+    """Options every data connection gets: no Nagle delay; large buffers for Unix sockets
+    (TCP sizes its own buffers, and setting them would switch that auto-tuning off)."""
     if sock.family in (socket.AF_INET, socket.AF_INET6):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return
     for option in (socket.SO_SNDBUF, socket.SO_RCVBUF):
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, option, 1 << 20)
