@@ -19,17 +19,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
-from fission.client.cluster import RAY_PORT, cluster_token, health_settings, start_head
+from fission.client.cluster import RAY_PORT, cluster_token
+from fission.emulation.cluster import EmulatedCluster, ray_env
 from fission.emulation.netns import EmulatedNetwork
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _project import make_project
 
 JOBS = """
 import json, os, time
@@ -246,54 +248,18 @@ def main() -> None:
     base = Path(tempfile.mkdtemp(prefix="fc"))
     script = base / "raw.py"
     script.write_text(RAW)
-    subprocess.run(
-        [sys.executable, "-m", "fission.cli.admin", "proj", "startproject"],
-        cwd=base,
-        check=True,
-        capture_output=True,
+    initial = CONFIG.format(
+        items=1, size=0, root=base / "servers", pipe1="PicklePipe(1)", pipe2="PicklePipe(2)"
     )
-    project = base / "proj"
-    subprocess.run(
-        [sys.executable, "manage.py", "cnet", "startnetwork"],
-        cwd=project,
-        check=True,
-        capture_output=True,
-    )
-    (project / "cnet" / "jobs" / "jobs.py").write_text(textwrap.dedent(JOBS))
-    token = cluster_token(project)
-    env = dict(
-        os.environ,
-        RAY_AUTH_MODE="token",
-        RAY_AUTH_TOKEN=token,
-        RAY_USAGE_STATS_ENABLED="0",
-        **health_settings(0.5, 2),
-    )
-    fission = str(Path(sys.executable).parent / "fission")
+    project = make_project("cnet", JOBS, initial, base)
+    env = ray_env(cluster_token(project))
     reps = []
     with EmulatedNetwork(["client", "s1", "s2", "s3"]) as hosts:
         client = hosts.hosts["client"]
-        start_head(client.address, env, temp_dir=base / "h", wrap=client.command([]))
+        cluster = EmulatedCluster(hosts, project / ".fission" / "token", base, env)
+        cluster.start_head()
         for name in ("s1", "s2", "s3"):
-            hosts.start(
-                name,
-                [
-                    fission,
-                    "server",
-                    "--client",
-                    client.address,
-                    "--address",
-                    hosts.hosts[name].address,
-                    "--name",
-                    name,
-                    "--token-file",
-                    str(project / ".fission" / "token"),
-                    "--temp-dir",
-                    str(base / name),
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                env=env,
-            )
+            cluster.start_server(name)
         for _ in range(args.reps):
             raw_i = raw_chain(hosts, args.items, 0, script)
             fis_i = fission_chain(project, client, env, args.items, 0, base)

@@ -25,18 +25,20 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
 import re
 import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
-from fission.client.cluster import RAY_PORT, cluster_token, health_settings, start_head
+from fission.client.cluster import RAY_PORT, cluster_token, health_settings
+from fission.emulation.cluster import EmulatedCluster, ray_env
 from fission.emulation.netns import EmulatedNetwork
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _project import make_project
 
 JOBS = """
 import time
@@ -97,25 +99,6 @@ DEBUG_WINDOW = False
 """
 
 
-def make_project(base: Path) -> Path:
-    subprocess.run(
-        [sys.executable, "-m", "fission.cli.admin", "proj", "startproject"],
-        cwd=base,
-        check=True,
-        capture_output=True,
-    )
-    project = base / "proj"
-    subprocess.run(
-        [sys.executable, "manage.py", "bench_net", "startnetwork"],
-        cwd=project,
-        check=True,
-        capture_output=True,
-    )
-    (project / "bench_net" / "jobs" / "jobs.py").write_text(textwrap.dedent(JOBS))
-    (project / "bench_net" / "config.py").write_text(CONFIG.format(root=base / "servers"))
-    return project
-
-
 def where_is(log: Path, job: str, after: float, hosts: EmulatedNetwork) -> str | None:
     """The server name (s1..s3) whose address the latest 'ready at' line of ``job`` names."""
     found = None
@@ -144,46 +127,15 @@ def main() -> None:
     parser.add_argument("--cuts", type=int, default=10)
     args = parser.parse_args()
     base = Path(tempfile.mkdtemp(prefix="fb"))
-    project = make_project(base)
-    token = cluster_token(project)
-    env = dict(
-        os.environ,
-        RAY_AUTH_MODE="token",
-        RAY_AUTH_TOKEN=token,
-        RAY_USAGE_STATS_ENABLED="0",
-        **health_settings(0.5, 2),
-    )
-    fission = str(Path(sys.executable).parent / "fission")
+    project = make_project("bench_net", JOBS, CONFIG.format(root=base / "servers"), base)
+    env = ray_env(cluster_token(project))
     faults: list[dict] = []
     with EmulatedNetwork(["client", "s1", "s2", "s3"]) as hosts:
         client = hosts.hosts["client"]
-        start_head(client.address, env, temp_dir=base / "h", wrap=client.command([]))
-        starts = {name: 0 for name in ("s1", "s2", "s3")}
-
-        def start_server(name: str) -> None:
-            starts[name] += 1
-            hosts.start(
-                name,
-                [
-                    fission,
-                    "server",
-                    "--client",
-                    client.address,
-                    "--address",
-                    hosts.hosts[name].address,
-                    "--name",
-                    name,
-                    "--token-file",
-                    str(project / ".fission" / "token"),
-                    "--temp-dir",
-                    str(base / f"{name}{starts[name]}"),
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                env=env,
-            )
-
-        for name in starts:
+        cluster = EmulatedCluster(hosts, project / ".fission" / "token", base, env)
+        cluster.start_head()
+        start_server = cluster.start_server
+        for name in ("s1", "s2", "s3"):
             start_server(name)
         run = subprocess.Popen(
             client.command(

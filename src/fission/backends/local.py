@@ -240,4 +240,3 @@ def _close_inherited_fds() -> None:
             if fd > 2:
                 with contextlib.suppress(OSError):
                     os.close(fd)
-

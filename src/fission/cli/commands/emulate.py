@@ -23,9 +23,10 @@ from pathlib import Path
 import click
 
 from fission.cli.base import CommandContext
-from fission.client.cluster import RAY_PORT, cluster_token, health_settings, start_head
+from fission.client.cluster import RAY_PORT, cluster_token
 from fission.core.errors import FissionError
 from fission.core.loader import load_network
+from fission.emulation.cluster import EmulatedCluster, ray_env
 from fission.emulation.netns import EmulatedNetwork, require_root
 
 HELP = "Rehearse `run` on N servers emulated on this machine (network namespaces; root)."
@@ -96,7 +97,6 @@ def app(
     token = cluster_token(project)
     token_file = project / ".fission" / "token"
     settings = network.settings
-    env = {**health_settings(settings.HEARTBEAT_PERIOD, settings.HEARTBEAT_MISSES)}
     scratch = Path(tempfile.mkdtemp(prefix="fe"))
     hosts = EmulatedNetwork(["client", *names])
     run: subprocess.Popen[str] | None = None
@@ -113,7 +113,6 @@ def app(
     try:
         hosts.up()
         client = hosts.hosts["client"]
-        fission = str(Path(sys.executable).parent / "fission")
         click.echo(
             f"fission: emulated client {client.address}, servers "
             + ", ".join(
@@ -121,21 +120,12 @@ def app(
             ),
             err=True,
         )
-        ray_env = _ray_env(token, env)
-        start_head(client.address, ray_env, temp_dir=scratch / "client", wrap=client.command([]))
-
-        starts: dict[str, int] = {}
+        ray_environment = ray_env(token, settings.HEARTBEAT_PERIOD, settings.HEARTBEAT_MISSES)
+        cluster = EmulatedCluster(hosts, token_file, scratch, ray_environment)
+        cluster.start_head()
 
         def start_server(name: str) -> None:
-            index = names.index(name)
-            host = hosts.hosts[name]
-            # a fresh temp folder per start; short: Ray's socket paths must fit in 107 bytes
-            starts[name] = starts.get(name, 0) + 1
-            hosts.start(name, [
-                fission, "server", "--client", client.address, "--address", host.address,
-                "--name", nodes[index].host, "--token-file", str(token_file),
-                "--temp-dir", str(scratch / f"{name}{starts[name]}"),
-            ], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ray_env)  # fmt: skip
+            cluster.start_server(name, nodes[names.index(name)].host)
 
         for name in names:
             start_server(name)
@@ -145,7 +135,7 @@ def app(
                 "--ray-address", f"{client.address}:{RAY_PORT}",
                 "--client-ip", client.address, "--wait", str(wait_seconds),
             ]),
-            stderr=subprocess.PIPE, text=True, env=ray_env,
+            stderr=subprocess.PIPE, text=True, env=ray_environment,
         )  # fmt: skip
         report = _follow(run, hosts, faults, stop, start_server, seconds)
         code = run.wait()
@@ -157,16 +147,6 @@ def app(
         hosts.down()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-def _ray_env(token: str, extra: dict[str, str]) -> dict[str, str]:
-    import os
-
-    env = dict(os.environ)
-    env.update(
-        {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token, "RAY_USAGE_STATS_ENABLED": "0", **extra}
-    )
-    return env
 
 
 def _follow(
