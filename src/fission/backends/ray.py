@@ -87,6 +87,7 @@ class RayBackend:
         run_name: str,
         network: str,
         heartbeat: float = 0.5,
+        misses: int = 2,
     ) -> None:
         self.client_ip = client_ip
         self.placement = placement  # job id -> server name; the supervisor updates it
@@ -94,6 +95,9 @@ class RayBackend:
         self.run_name = run_name
         self.network = network
         self.heartbeat = heartbeat
+        # how long Ray may keep a server the client found unreachable alive before the client
+        # believes Ray again: well past the time Ray's health checks take to declare a death
+        self.suspect_grace = max(5.0, 4 * heartbeat * (misses + 1))
         self.sock: socket.socket | None = None
         self._out: socket.socket | None = None
         self._actors: dict[int, Any] = {}  # pid -> actor
@@ -104,6 +108,7 @@ class RayBackend:
         self._deadlines: dict[Any, float] = {}  # start ref -> when to give up on it
         self._names_by_node: dict[str, list[str]] = {}  # a dead node may list no resources
         self._spares: dict[str, Any] = {}  # server -> an idle actor waiting there
+        self._suspects: dict[str, float] = {}  # server -> when the client found it unreachable
         self._partial = b""  # an incomplete report line
 
     # -- the Backend interface ---------------------------------------------------------------
@@ -128,6 +133,17 @@ class RayBackend:
         for server in servers:
             if server not in self._spares:
                 self._spares[server] = self._new_actor(server)
+
+    def suspect(self, server: str) -> None:
+        """The client heard nothing from ``server``'s job hosts: treat it as dead now.
+
+        Ray may never declare it dead (a short cut heals before its health checks give up);
+        then it counts as alive again once Ray has kept it alive for ``suspect_grace``.
+        """
+        with self._lock:
+            self._suspects[server] = time.monotonic()
+            self._dead_servers.add(server)
+            self._spares.pop(server, None)
 
     def spawn(self, spec: HostSpec, workdir: str) -> list[tuple[int, str]]:
         server = self.placement[spec.job_id]
@@ -284,12 +300,22 @@ class RayBackend:
                 self._names_by_node[node_id] = names
             for name in self._names_by_node.get(node_id, []):
                 alive[name] = alive.get(name, False) or bool(node.get("Alive"))
+        now = time.monotonic()
         for name, up in alive.items():
+            with self._lock:
+                suspected = self._suspects.get(name)
             if not up and name not in self._dead_servers:
                 self._dead_servers.add(name)
                 self._spares.pop(name, None)  # it died with its server
                 self._report({"server_dead": name})
+            elif not up and suspected is not None:
+                with self._lock:  # Ray confirmed it: it comes back only as a new node
+                    self._suspects.pop(name, None)
             elif up and name in self._dead_servers:
+                if suspected is not None and now - suspected < self.suspect_grace:
+                    continue
+                with self._lock:
+                    self._suspects.pop(name, None)
                 self._dead_servers.discard(name)
                 self.prepare_spares([name])
                 self._report({"server_alive": name})

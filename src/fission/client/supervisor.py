@@ -39,7 +39,7 @@ from typing import Any, TextIO
 from fission.backends.base import Backend
 from fission.backends.local import LocalBackend
 from fission.client.output import JobOutput
-from fission.client.placement import Placer
+from fission.client.placement import CLIENT, Placer
 from fission.client.rundir import JOB_LOG, prepare_run_folder
 from fission.core.errors import FissionError
 from fission.core.jobs import BaseJob
@@ -81,6 +81,7 @@ class JobRecord:
     server: str = "local"
     hints: dict[int, int] = field(default_factory=dict)  # resume hints for the next start
     counts_as_restart: bool = True  # False when the job only moves off a dead server
+    last_heard: float = 0.0  # monotonic time of its last control message (its heartbeat)
 
     @property
     def alive(self) -> bool:
@@ -101,6 +102,8 @@ class Simulation:
         backend: Backend | None = None,
         placer: Placer | None = None,
         fence_after: float = 0.0,
+        heartbeat: float = 1.0,
+        silence_limit: float = 0.0,
     ) -> None:
         self.network = network
         self.restarts = restarts  # None: a failure stops the run
@@ -115,6 +118,12 @@ class Simulation:
         self.placer = placer  # None: every job runs here (simulate)
         self.fence_after = fence_after
         self._last_heartbeat = 0.0
+        # Job hosts report every `heartbeat` s; a server none of whose job hosts was heard for
+        # `silence_limit` s (0 = never judged) is unreachable: its jobs move at once instead of
+        # waiting for the backend to declare it dead (a cut link takes Ray far longer).
+        self.heartbeat = heartbeat
+        self.silence_limit = silence_limit
+        self._last_loop = 0.0
         self.selector = selectors.DefaultSelector()
         self.listener: socket.socket | None = None
         self.control_address = ""
@@ -222,6 +231,7 @@ class Simulation:
             window_blocks=settings.CREDIT_WINDOW,
             window_bytes=settings.CREDIT_BYTES,
             fence_after=self.fence_after,
+            heartbeat=self.heartbeat,
             resume_hints=record.hints,
         )
         for fd, stream in self.backend.spawn(spec, str(workdir)):
@@ -235,6 +245,8 @@ class Simulation:
     def _loop(self) -> None:
         while True:
             now = time.monotonic()
+            if self.silence_limit and not self._stopping_since:
+                self._check_silence(now)
             if self.fence_after and now - self._last_heartbeat > min(1.0, self.fence_after / 3):
                 self._last_heartbeat = now
                 for record in self.records.values():
@@ -268,6 +280,39 @@ class Simulation:
                     self._on_backend()
                 elif kind == "signal":
                     self._on_signal()
+
+    def _check_silence(self, now: float) -> None:
+        """Declare unreachable a server whose every running job host fell silent.
+
+        Guards against blaming servers for the client's own stalls: time the client itself
+        was not listening does not count, and nothing is judged unless some job host elsewhere
+        was heard within the limit (when everything is silent, the client's own link is the
+        likelier culprit, and the backend's health checks decide).
+        """
+        stalled = self._last_loop and now - self._last_loop > self.heartbeat
+        self._last_loop = now
+        if stalled:
+            for record in self.records.values():
+                record.last_heard = max(record.last_heard, now - self.heartbeat)
+            return
+        limit = self.silence_limit
+        watched = [r for r in self.records.values() if r.alive and r.state == "RUNNING"]
+        if not any(now - r.last_heard <= limit for r in watched):
+            return
+        servers: dict[str, bool] = {}
+        for record in watched:
+            if record.server in ("local", CLIENT):
+                continue
+            servers[record.server] = servers.get(record.server, False) or (
+                now - record.last_heard <= limit
+            )
+        for name, heard in servers.items():
+            if not heard:
+                log.warning("no job host on %s was heard for %.1f s", name, limit)
+                self._on_report({"server_dead": name, "unreachable": True})
+                suspect = getattr(self.backend, "suspect", None)
+                if suspect is not None:
+                    suspect(name)
 
     def _on_signal(self) -> None:
         assert self._wake_r is not None
@@ -343,6 +388,7 @@ class Simulation:
             sock.close()
             record.channel = None
             return
+        record.last_heard = time.monotonic()
         try:
             messages = [decode_message(f) for f in record.decoder.feed(data)]
         except FissionError as exc:
@@ -438,7 +484,10 @@ class Simulation:
                     record.server = str(report["server"])
         elif "server_dead" in report:
             name = str(report["server_dead"])
-            self.status(f"fission: server {name} is dead")
+            if report.get("unreachable"):
+                self.status(f"fission: server {name} is unreachable (no heartbeat)")
+            else:
+                self.status(f"fission: server {name} is dead")
             if self.placer is not None:
                 self.placer.set_alive(name, False)
             # Its jobs are gone with it (or cut off and fenced): fail them over now, without
@@ -447,7 +496,9 @@ class Simulation:
             for record in lost:  # all of them first: each restart must know who else is lost
                 self.backend.signal_job(record.pid, signal.SIGKILL)
                 record.exit_status = -int(signal.SIGKILL)
-                record.error = f"its server {name} died"
+                record.error = f"its server {name} " + (
+                    "is unreachable" if report.get("unreachable") else "died"
+                )
             for record in lost:
                 self._on_exit(record)
         elif "server_alive" in report:

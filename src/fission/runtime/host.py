@@ -76,6 +76,8 @@ class HostSpec:
     window_blocks: int = 4096
     window_bytes: int = 16 * 1024 * 1024
     fence_after: float = 0.0  # seconds without the client before stopping; 0 = never
+    # seconds between progress reports; they double as heartbeats the client watches
+    heartbeat: float = HEARTBEAT_EVERY
     # output pipe -> the sqn a restarted source should go on from when its consumer was lost
     # too (a fresh consumer knows nothing; the client knows how far the survivors got)
     resume_hints: dict[int, int] = field(default_factory=dict)
@@ -430,7 +432,7 @@ class JobHost:
         self._wake()
 
     def _heartbeat_loop(self) -> None:
-        while not self._stopping.wait(HEARTBEAT_EVERY):
+        while not self._stopping.wait(self.spec.heartbeat):
             self._report("stats", **self.statistics())
             fence = self.spec.fence_after
             if fence and time.monotonic() - self._last_contact > fence:

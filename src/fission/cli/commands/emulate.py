@@ -208,7 +208,14 @@ def _print_report(report: dict[str, object]) -> None:
     for when, server, kind in injected:
         if kind == "revive":
             continue
-        detected = next((t for t, line in events if t >= when and "is dead" in line), None)
+        detected = next(
+            (
+                t
+                for t, line in events
+                if t >= when and ("is dead" in line or "is unreachable" in line)
+            ),
+            None,
+        )
         restarted = [line for t, line in events if t >= when and "restart" in line]
         detection = f"{detected - when:.2f} s" if detected else "not detected"
         click.echo(

@@ -140,6 +140,7 @@ def run_network(
             run_name,
             network.name,
             heartbeat=settings.HEARTBEAT_PERIOD,
+            misses=settings.HEARTBEAT_MISSES,
         )
         run_folder = (folder or project_dir / network.name / "run").resolve()
         detection = settings.HEARTBEAT_PERIOD * settings.HEARTBEAT_MISSES
@@ -151,6 +152,8 @@ def run_network(
             backend=backend,
             placer=placer,
             fence_after=max(3.0, 4 * detection),
+            heartbeat=settings.HEARTBEAT_PERIOD,
+            silence_limit=detection,
         )
         return supervisor.run()
     finally:
