@@ -10,6 +10,7 @@ second one.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -21,6 +22,8 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="emulated hosts need r
 
 JOBS = """
 import time
+from pathlib import Path
+
 from fission.core.jobs import LocalJob, PythonJob
 
 
@@ -45,8 +48,13 @@ class Counter(PythonJob):
 
 
 class Pass(PythonJob):
+    DEPENDENCIES = "assets"  # copied into its working folder on whichever server runs it
+
+    def setup(self):
+        self.factor = int(Path("factor.txt").read_text())
+
     def run(self, value):
-        return value
+        return value * self.factor
 
 
 class Fragile(PythonJob):
@@ -107,6 +115,8 @@ def chain(project, tmp_path):
     def make(**kwargs) -> None:
         text = config(**kwargs).replace("{root}", str(tmp_path / "servers"))
         project.network("chain", jobs=JOBS, config=text)
+        (project.root / "assets").mkdir(exist_ok=True)
+        (project.root / "assets" / "factor.txt").write_text("1\n")
 
     return make
 
@@ -136,7 +146,26 @@ def test_failover_loses_and_duplicates_nothing(project, chain, fault, moved):
     assert "is dead" in result.stderr or "is unreachable" in result.stderr
     assert f"{moved}: its server" in result.stderr and "moving it" in result.stderr
     assert received(project) == list(range(1, 1501))  # every sqn once, in order
-    assert "detected after" in result.stderr  # the emulate report
+    # the emulate report: detection, the outage the sink saw, nothing lost or duplicated
+    assert re.search(
+        r"detected after [0-9.]+ s; \d+ job restart\(s\); outage at the sinks [0-9.]+ s",
+        result.stderr,
+    )
+    assert (
+        "at the sinks: 0 block(s) lost (gaps), 0 flagged after a live source's outage, 0 duplicated"
+        in result.stderr
+    )
+
+
+def test_a_job_that_always_raises_ends_failed_and_the_rest_keeps_running(project, chain):
+    chain(middle="Fragile")
+    result = emulate(project, "--seconds=25")
+    # JOB_RESTARTS = 2: two restarts with a pause, then FAILED with its traceback
+    assert result.stderr.count("restart 1 of 2") == 1 and "restart 2 of 2" in result.stderr
+    assert "Fragile 2 is FAILED after 2 restart(s); the rest keeps running" in result.stderr
+    assert "RuntimeError: cannot take 1" in result.stderr
+    assert "25 s are over; stopping" in result.stderr  # the others ran on until stopped
+    assert result.returncode == 1
 
 
 def test_no_capacity_left_makes_the_job_pending_until_a_server_rejoins(project, chain):

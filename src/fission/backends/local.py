@@ -24,8 +24,10 @@ import signal
 import socket
 import sys
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
+from fission.core.dependencies import copy_folders, dependencies_of
 from fission.core.network import Network
 from fission.runtime.host import HostSpec, HostStopped, JobHost
 
@@ -181,7 +183,10 @@ class _Zygote:
         if pid == 0:
             code = 1
             try:
-                code = _host_child(job, spec, request["workdir"], fds, zygote_pid, self.sock)
+                project = self.network.network_dir.parent if self.network.network_dir else None
+                code = _host_child(
+                    job, spec, request["workdir"], fds, zygote_pid, self.sock, project
+                )
             except HostStopped:
                 code = 0
             except BaseException:
@@ -209,6 +214,7 @@ def _host_child(
     fds: list[int],
     zygote_pid: int,
     zygote_sock: socket.socket,
+    project_dir: Path | None = None,
 ) -> int:
     os.setsid()
     _die_with_parent(signal.SIGTERM)
@@ -228,6 +234,8 @@ def _host_child(
     _close_inherited_fds()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     sys.stderr.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    if project_dir is not None:
+        copy_folders(dependencies_of(job).folders, project_dir, Path(workdir))
     os.chdir(workdir)
     return JobHost(job, spec).main()
 

@@ -9,11 +9,14 @@ server named ``client`` (it runs the LocalJobs) with no CPUs for anything else.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import ModuleType
 
 from fission.client.placement import CLIENT
 from fission.client.secret import private_key_file
@@ -84,19 +87,30 @@ def stop_head(env: dict[str, str]) -> None:
     subprocess.run([_ray(), "stop", "--force"], env=env, capture_output=True)
 
 
-def connect(address: str, project_dir: Path) -> None:
-    """Join the cluster as its driver; the project folder is what servers receive."""
+def connect(address: str, project_dir: Path, modules: Sequence[ModuleType] = ()) -> None:
+    """Join the cluster as its driver; the project folder (and ``modules`` from elsewhere,
+    e.g. DEPENDENCIES outside the project) is what servers receive."""
     import ray
 
-    ray.init(
-        address=address,
-        logging_level="ERROR",
-        log_to_driver=False,
-        runtime_env={
-            "working_dir": str(project_dir),
-            "excludes": [".fission/", "*/simulation/", "*/run/", "**/__pycache__/", ".git/"],
-        },
-    )
+    runtime_env: dict[str, object] = {
+        "working_dir": str(project_dir),
+        "excludes": [".fission/", "*/simulation/", "*/run/", "**/__pycache__/", ".git/"],
+    }
+    if modules:
+        runtime_env["py_modules"] = [_shippable(module) for module in modules]
+    ray.init(address=address, logging_level="ERROR", log_to_driver=False, runtime_env=runtime_env)
+
+
+def _shippable(module: ModuleType) -> ModuleType | str:
+    """What Ray's ``py_modules`` accepts for ``module``: its top-level package, or a folder
+    made for a single-file module (Ray ships folders, not files)."""
+    top = sys.modules[module.__name__.split(".")[0]]
+    if hasattr(top, "__path__"):
+        return top
+    folder = Path(tempfile.mkdtemp(prefix="fission-module-")) / top.__name__
+    folder.mkdir()
+    shutil.copy(str(top.__file__), folder / "__init__.py")
+    return str(folder)
 
 
 def wait_for_servers(names: list[str], timeout: float, progress: Callable[[str], None]) -> set[str]:

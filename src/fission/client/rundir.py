@@ -13,9 +13,11 @@ from pathlib import Path
 from fission.core.errors import ProjectError
 from fission.core.network import Network
 
-__all__ = ["JOB_LOG", "MARKER", "prepare_run_folder"]
+__all__ = ["JOB_LOG", "MARKER", "SUMMARY", "prepare_run_folder"]
 
 JOB_LOG = "job.log"
+#: How each job ended (written when the run ends; see Simulation._write_summary).
+SUMMARY = "summary.json"
 #: Marks a folder as a run folder that a later run may empty.
 MARKER = ".fission-run"
 

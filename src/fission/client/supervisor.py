@@ -23,6 +23,7 @@ have. After N restarts the job is FAILED and the rest keeps running.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import secrets
@@ -40,7 +41,7 @@ from fission.backends.base import Backend
 from fission.backends.local import LocalBackend
 from fission.client.output import JobOutput
 from fission.client.placement import CLIENT, Placer
-from fission.client.rundir import JOB_LOG, prepare_run_folder
+from fission.client.rundir import JOB_LOG, SUMMARY, prepare_run_folder
 from fission.core.errors import FissionError
 from fission.core.jobs import BaseJob
 from fission.core.network import Network
@@ -162,7 +163,28 @@ class Simulation:
             self._loop()
         finally:
             self._cleanup()
+            self._write_summary()
         return self.exit_code
+
+    def _write_summary(self) -> None:
+        """``summary.json`` in the run folder: how each job ended, with its last statistics
+        (rounds, gaps, duplicates dropped, longest silences on each input)."""
+        jobs = {
+            str(job_id): {
+                "name": record.job.name,
+                "server": record.server,
+                "state": record.state,
+                "epoch": record.epoch,
+                "restarts": record.restarts,
+                "error": record.error,
+                "sink": not record.job.outputs,
+                "stats": {k: v for k, v in record.stats.items() if k not in ("type", "job")},
+            }
+            for job_id, record in self.records.items()
+        }
+        summary = {"schema": 1, "network": self.network.name, "exit_code": self.exit_code}
+        with contextlib.suppress(OSError):
+            (self.run_folder / SUMMARY).write_text(json.dumps({**summary, "jobs": jobs}, indent=1))
 
     def _configure_logging(self) -> None:
         settings = self.network.settings
@@ -484,10 +506,9 @@ class Simulation:
                     record.server = str(report["server"])
         elif "server_dead" in report:
             name = str(report["server_dead"])
-            if report.get("unreachable"):
-                self.status(f"fission: server {name} is unreachable (no heartbeat)")
-            else:
-                self.status(f"fission: server {name} is dead")
+            how = "is unreachable (no heartbeat)" if report.get("unreachable") else "is dead"
+            log.warning("server %s %s", name, how)
+            self.status(f"fission: server {name} {how}")
             if self.placer is not None:
                 self.placer.set_alive(name, False)
             # Its jobs are gone with it (or cut off and fenced): fail them over now, without
@@ -529,7 +550,9 @@ class Simulation:
         sock = channel.sock
         with contextlib.suppress(KeyError, ValueError):
             self.selector.unregister(sock)
-        sock.settimeout(0.5)
+        # A job host that exited closes the connection at once; one on a lost server may never
+        # (a cut link): then only what already arrived is read, without waiting.
+        sock.settimeout(0.0 if record.error.startswith("its server") else 0.5)
         while True:
             try:
                 data = sock.recv(65536)

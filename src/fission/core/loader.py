@@ -15,6 +15,7 @@ from pathlib import Path
 from types import ModuleType
 
 from fission.core.declaration import declaration_scope
+from fission.core.dependencies import check_folders
 from fission.core.errors import ConfigError, FissionError, ProjectError
 from fission.core.network import Network
 from fission.core.settings import Settings
@@ -96,10 +97,13 @@ def load_network(project_dir: Path, network: str) -> Network:
     project_dir = project_dir.resolve()
     module, declared = load_config_module(project_dir, network)
     settings = Settings.from_module(module)
-    return Network.build(
+    built = Network.build(
         network,
         settings.JOBS,
         settings,
         declared_jobs=declared,  # type: ignore[arg-type]
         network_dir=project_dir / network,
     )
+    for job in built.jobs:
+        check_folders(job, project_dir)
+    return built

@@ -500,6 +500,7 @@ class JobHost:
                     "gaps": link.gaps,
                     "duplicates": link.duplicates,
                     "acked": link.ack_sent,
+                    "pauses": [[round(a, 4), round(b, 4)] for a, b in link.pauses],
                 }
                 for link in self.inputs
             },

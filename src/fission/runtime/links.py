@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import time
 from collections import deque
 from typing import Any
 
@@ -35,6 +36,10 @@ _CLOSE = int(Kind.CLOSE)
 _BIG_PAYLOAD = 16 * 1024
 _IOV_MAX = 512
 _RECV_SIZE = 256 * 1024
+#: Silences between arrivals shorter than this are not worth keeping (seconds).
+PAUSE_FLOOR = 0.05
+#: How many of the longest silences an input keeps.
+PAUSES_KEPT = 16
 
 
 class OutputLink:
@@ -276,6 +281,11 @@ class InputLink:
         self.duplicates = 0
         self.gaps = 0
         self.received = 0
+        # the longest silences between arrivals, as (start, end) in CLOCK_MONOTONIC (the same
+        # clock in every process here): what a fault cost, seen from this end of the pipe
+        self.pauses: list[tuple[float, float]] = []
+        self._last_arrival = 0.0
+        self._pause_floor = PAUSE_FLOOR
 
     def attach(self, sock: socket.socket, producer_acked: int, peer: str) -> None:
         if self.sock is not None:
@@ -314,6 +324,10 @@ class InputLink:
         if not data:
             self.detach()
             return False
+        now = time.monotonic()
+        if now - self._last_arrival > self._pause_floor and self._last_arrival:
+            self._note_pause(self._last_arrival, now)
+        self._last_arrival = now
         start = 0
         if self._pending:
             # A frame begun in an earlier read: collect its pieces without copying them, and
@@ -327,6 +341,12 @@ class InputLink:
             self._complete_pending(memoryview(data)[:start])
         self._parse(data, start)
         return True
+
+    def _note_pause(self, start: float, end: float) -> None:
+        self.pauses.append((start, end))
+        if len(self.pauses) > PAUSES_KEPT:
+            self.pauses.remove(min(self.pauses, key=lambda p: p[1] - p[0]))
+            self._pause_floor = min(p[1] - p[0] for p in self.pauses)
 
     def _pending_need(self) -> int:
         """Total size of the frame being collected (its header may still be incomplete)."""

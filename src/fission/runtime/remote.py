@@ -12,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 
+from fission.core.dependencies import copy_folders, dependencies_of
 from fission.core.loader import load_network
 from fission.runtime.host import HostSpec, HostStopped, JobHost
 
@@ -28,6 +29,7 @@ def main() -> int:
     job = network.job(spec.job_id)
     workdir = Path(request["workdir"]).expanduser()
     workdir.mkdir(parents=True, exist_ok=True)
+    copy_folders(dependencies_of(job).folders, project, workdir)
     relay = []
     for target, stream in ((1, "out"), (2, "err")):
         read_end, write_end = os.pipe()

@@ -10,6 +10,7 @@ Needs root (network namespaces).
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import subprocess
@@ -19,11 +20,13 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
 from fission.cli.base import CommandContext
 from fission.client.cluster import RAY_PORT, cluster_token
+from fission.client.rundir import SUMMARY
 from fission.core.errors import FissionError
 from fission.core.loader import load_network
 from fission.emulation.cluster import EmulatedCluster, ray_env
@@ -139,7 +142,11 @@ def app(
         )  # fmt: skip
         report = _follow(run, hosts, faults, stop, start_server, seconds)
         code = run.wait()
-        _print_report(report)
+        _print_report(
+            report,
+            _summary(project / network.name / "run" / SUMMARY),
+            {name: nodes[i].host for i, name in enumerate(names)},
+        )
         return code
     finally:
         if run is not None and run.poll() is None:
@@ -198,27 +205,87 @@ def _follow(
     return {"events": events, "injected": injected}
 
 
-def _print_report(report: dict[str, object]) -> None:
+def _summary(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _sink_inputs(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        link
+        for job in summary.get("jobs", {}).values()
+        if job.get("sink")
+        for link in job.get("stats", {}).get("inputs", {}).values()
+    ]
+
+
+def _outage(summary: dict[str, Any], when: float, until: float) -> float | None:
+    """The longest silence at a sink between a fault and the next one: what the fault cost."""
+    longest = None
+    for link in _sink_inputs(summary):
+        for start, end in link.get("pauses", []):
+            if when < end <= until:
+                silence = end - max(start, when)
+                longest = silence if longest is None else max(longest, silence)
+    return longest
+
+
+def _print_report(
+    report: dict[str, object], summary: dict[str, Any], hosts: dict[str, str]
+) -> None:
+    """Per fault: when it was detected, the restarts, the outage at the sinks; then what the
+    sinks lost or got twice (``hosts``: emulated server -> the NODES name it stands for)."""
     injected = report["injected"]
     events = report["events"]
     assert isinstance(injected, list) and isinstance(events, list)
     if not injected:
         return
     click.echo("fission: emulate report", err=True)
-    for when, server, kind in injected:
-        if kind == "revive":
-            continue
+    faults = [(when, server, kind) for when, server, kind in injected if kind != "revive"]
+    for number, (when, server, kind) in enumerate(faults):
+        until = faults[number + 1][0] if number + 1 < len(faults) else float("inf")
         detected = next(
             (
                 t
                 for t, line in events
-                if t >= when and ("is dead" in line or "is unreachable" in line)
+                if t >= when
+                and f"server {hosts.get(server, server)} " in line
+                and ("is dead" in line or "is unreachable" in line)
             ),
             None,
         )
-        restarted = [line for t, line in events if t >= when and "restart" in line]
+        restarted = [line for t, line in events if when <= t < until and "restart" in line]
         detection = f"{detected - when:.2f} s" if detected else "not detected"
+        outage = _outage(summary, when, until)
+        silence = f"{outage:.2f} s" if outage is not None else "none seen"
         click.echo(
-            f"  {kind} {server}: detected after {detection}; {len(restarted)} job restart(s)",
+            f"  {kind} {server}: detected after {detection}; {len(restarted)} job restart(s); "
+            f"outage at the sinks {silence}",
+            err=True,
+        )
+    if not summary:
+        click.echo("  (no run summary: blocks lost and duplicated are unknown)", err=True)
+        return
+    links = _sink_inputs(summary)
+    gaps = sum(int(link.get("gaps", 0)) for link in links)
+    dropped = sum(int(link.get("duplicates", 0)) for link in links)
+    flagged = sum(
+        int(job.get("stats", {}).get("flagged", 0))
+        for job in summary.get("jobs", {}).values()
+        if job.get("sink")
+    )
+    jobs = summary.get("jobs", {}).values()
+    moved_sinks = [job["name"] for job in jobs if job.get("sink") and job["epoch"] > 1]
+    click.echo(
+        f"  at the sinks: {gaps} block(s) lost (gaps), {flagged} flagged after a live "
+        f"source's outage, 0 duplicated ({dropped} replayed duplicate(s) dropped)",
+        err=True,
+    )
+    if moved_sinks:
+        click.echo(
+            f"  restarted sinks ({', '.join(moved_sinks)}) may have re-run their last "
+            f"unacknowledged rounds, and their figures cover the last instance only",
             err=True,
         )

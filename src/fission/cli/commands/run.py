@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from types import ModuleType
 
 import click
 
@@ -28,6 +29,7 @@ from fission.client.cluster import (
 from fission.client.placement import CLIENT, Placer, Server
 from fission.client.secret import project_secret
 from fission.client.supervisor import Simulation
+from fission.core.dependencies import dependencies_of, outside_modules
 from fission.core.errors import ConfigError, FissionError
 from fission.core.loader import load_network
 from fission.core.network import Network
@@ -47,6 +49,27 @@ def check_for_run(network: Network) -> None:
         )
     if not settings.NODES:
         raise ConfigError(f"{settings.config_file}: NODES is empty; list the servers to run on")
+    project_dir = network.network_dir.parent if network.network_dir else Path.cwd()
+    for job in network.jobs:
+        if job.is_local:
+            continue
+        for folder in dependencies_of(job).folders:
+            if not (project_dir / folder).resolve().is_relative_to(project_dir.resolve()):
+                raise ConfigError(
+                    f"{job.declared_at}: {job.name}: DEPENDENCIES folder {folder!r} is outside "
+                    f"the project; `run` ships the project folder to the servers, so move it "
+                    f"into {project_dir}"
+                )
+
+
+def shipped_modules(network: Network) -> list[ModuleType]:
+    """Modules in DEPENDENCIES from outside the project: shipped besides the project."""
+    project_dir = network.network_dir.parent if network.network_dir else Path.cwd()
+    found: dict[str, ModuleType] = {}
+    for job in network.jobs:
+        for module in outside_modules(job, project_dir):
+            found[module.__name__] = module
+    return list(found.values())
 
 
 @click.command(help=HELP)
@@ -115,7 +138,7 @@ def run_network(
         start_head(settings.CLIENT_IP, env)
         ray_address = f"{settings.CLIENT_IP}:{RAY_PORT}"
     try:
-        connect(str(ray_address), project_dir)
+        connect(str(ray_address), project_dir, shipped_modules(network))
         names = [node.host for node in settings.NODES]
         joined = wait_for_servers(
             names, wait_seconds, lambda line: click.echo(f"fission: {line}", err=True)
