@@ -26,7 +26,6 @@ from pathlib import Path
 
 from fission.client.rundir import INFO, JOB_LOG, RunInfo, read_info
 from fission.core.errors import ProjectError
-from fission.core.settings import Settings
 
 __all__ = ["MARKER", "UNKNOWN_SERVER", "Collected", "collect"]
 
@@ -70,15 +69,14 @@ def _split(log: str, first_server: str) -> dict[str, list[str]]:
     return parts
 
 
-def collect(run_folder: Path, target: Path, settings: Settings | None = None) -> Collected:
-    """Gather the logs of the run in ``run_folder`` into ``target`` (emptied first)."""
+def collect(run_folder: Path, target: Path, client_log: Path | None = None) -> Collected:
+    """Gather the logs of the run in ``run_folder`` into ``target`` (emptied first), with
+    the client's log ``client_log`` if it exists."""
     info: RunInfo = read_info(run_folder)
     _prepare(target)
     shutil.copy2(run_folder / INFO, target / INFO)
-    if settings is not None:
-        client_log = settings.log_path(run_folder)
-        if client_log.is_file():
-            shutil.copy2(client_log, target / client_log.name)
+    if client_log is not None and client_log.is_file():
+        shutil.copy2(client_log, target / client_log.name)
     collected = Collected(target)
     for job in sorted(info.jobs.values(), key=lambda j: j.id):
         try:

@@ -18,7 +18,14 @@ from pathlib import Path
 from fission.client.rundir import INFO, JOB_LOG, MARKER, RunInfo, RunJob, read_info
 from fission.core.errors import ProjectError
 
-__all__ = ["LogFollower", "default_run_folders", "latest_run", "merged_lines", "select_jobs"]
+__all__ = [
+    "LogFollower",
+    "default_run_folders",
+    "latest_run",
+    "merged_lines",
+    "no_run",
+    "select_jobs",
+]
 
 #: Run folders a network's commands create, in the order `logs` prefers them when equally new.
 RUN_FOLDERS = ("simulation", "run")
@@ -51,6 +58,13 @@ def latest_run(candidates: Iterable[Path]) -> Path | None:
         if identity is not None and (best is None or identity[2] > best[0]):
             best = (identity[2], folder)
     return best[1] if best else None
+
+
+def no_run(candidates: list[Path]) -> str:
+    """Says that none of ``candidates`` holds a run."""
+    if len(candidates) == 1:
+        return f"{candidates[0]} holds no run"
+    return f"neither {' nor '.join(map(str, candidates))} holds a run"
 
 
 class NoSuchJob(ProjectError):

@@ -8,10 +8,11 @@ import click
 
 from fission.cli.base import CommandContext
 from fission.client.collection import collect
-from fission.client.joblogs import default_run_folders, latest_run
+from fission.client.joblogs import default_run_folders, latest_run, no_run
 from fission.client.placement import CLIENT
-from fission.core.errors import ProjectError
+from fission.core.errors import FissionError, ProjectError
 from fission.core.loader import load_network
+from fission.core.settings import Settings
 
 HELP = "Gather the latest run's logs into <network>/collection/<server>/, by server."
 SCOPE = "network"
@@ -30,17 +31,25 @@ SCOPE = "network"
 )
 @click.pass_obj
 def app(context: CommandContext, folder: Path | None) -> int:
-    network = load_network(context.project_dir, context.network or "")
+    try:
+        settings: Settings | None = load_network(
+            context.project_dir, context.network or ""
+        ).settings
+    except FissionError as exc:  # the run happened; a config changed since must not stop this
+        click.echo(
+            f"fission: warning: {exc} (the client's log is looked for as FISSION.log)", err=True
+        )
+        settings = None
     candidates = [folder] if folder is not None else default_run_folders(context.network_dir)
     run = latest_run(candidates)
     if run is None:
-        where = " nor ".join(str(c) for c in candidates)
         raise ProjectError(
-            f"nothing to collect: {where} holds no run; run the network first "
+            f"nothing to collect: {no_run(candidates)}; run the network first "
             f"(python3 manage.py {context.network} run), or give --folder"
         )
     target = context.network_dir / "collection"
-    collected = collect(run, target, network.settings)
+    client_log = settings.log_path(run) if settings is not None else run / "FISSION.log"
+    collected = collect(run, target, client_log)
     count = sum(len(files) for files in collected.files.values())
     click.echo(f"fission: collected {count} job log(s) of the run in {run} into {target}", err=True)
     for server, files in sorted(collected.files.items()):
@@ -48,7 +57,8 @@ def app(context: CommandContext, folder: Path | None) -> int:
     if any(server not in ("local", CLIENT) for server in collected.files):
         click.echo(
             f"fission: files the jobs wrote into their working folders on the servers "
-            f"({network.settings.REMOTE_ROOT}<run>/) were not collected",
+            f"({settings.REMOTE_ROOT if settings else 'REMOTE_ROOT'}run-<date>-<time>/) were not "
+            f"collected",
             err=True,
         )
     return 0

@@ -14,6 +14,7 @@ from fission.client.joblogs import (
     default_run_folders,
     latest_run,
     merged_lines,
+    no_run,
     select_jobs,
 )
 from fission.client.rundir import read_info
@@ -51,9 +52,8 @@ def app(context: CommandContext, job: str | None, follow: bool, folder: Path | N
         return _follow(LogFollower(candidates, job), candidates)
     run = latest_run(candidates)
     if run is None:
-        where = " nor ".join(str(c) for c in candidates)
         raise ProjectError(
-            f"no run to show: {where} holds no run; run the network first "
+            f"no run to show: {no_run(candidates)}; run the network first "
             f"(python3 manage.py {context.network} simulate), or give --folder"
         )
     info = read_info(run)
