@@ -206,3 +206,19 @@ def test_bad_format_is_a_usage_error(lab):
     result = lab.manage("lab", "visualize", "--format", "jpeg")
     assert result.returncode == 2
     assert "'jpeg' is not one of" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_placement_of_the_latest_run(lab):
+    missing = lab.manage("lab", "visualize", "--format", "mermaid", "--placement", "run")
+    assert missing.returncode == 2 and "--placement run: neither" in missing.stderr
+    assert lab.manage("lab", "simulate", timeout=60).returncode == 0
+    result = lab.manage("lab", "visualize", "--format", "mermaid", "--placement", "run")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(
+        "flowchart LR\n"
+        '    subgraph server0["this machine (simulate)"]\n'
+        '        job1["Count 1"]\n'
+        '        job2["Double 2"]\n'
+        '        job3["Show 3"]\n'
+        "    end\n"
+    )

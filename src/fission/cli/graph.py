@@ -11,11 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
+import click
 import graphviz
 
-from fission.client.placement import CLIENT
-from fission.core.errors import FissionError
+from fission.client.joblogs import default_run_folders, latest_run, no_run
+from fission.client.placement import CLIENT, plan
+from fission.client.rundir import read_info
+from fission.core.errors import FissionError, ProjectError
 from fission.core.network import Network
 
 __all__ = [
@@ -23,6 +27,8 @@ __all__ = [
     "IMAGE_FORMATS",
     "PLACEMENT_HELP",
     "draw",
+    "placement_of",
+    "placement_option",
     "render",
     "save",
     "to_dot",
@@ -35,9 +41,42 @@ IMAGE_FORMATS = ("svg", "png")
 PENDING = "PENDING"
 #: The --placement option of the commands that draw.
 PLACEMENT_HELP = (
-    "Group the jobs by the server each would run on: the placement `run` makes at start, "
-    "with every server in NODES alive (LocalJobs on the client)."
+    "Group the jobs by server. --placement alone (or 'planned'): where `run` would put each "
+    "job at start, every server in NODES alive (LocalJobs on the client). '--placement run': "
+    "where each job runs, or last ran, in the latest run (simulation/ or run/)."
 )
+
+
+def placement_option(function: Any) -> Any:
+    """The ``--placement [planned|run]`` option, the same for every command that draws."""
+    return click.option(
+        "--placement",
+        type=click.Choice(["planned", "run"]),
+        is_flag=False,
+        flag_value="planned",
+        default=None,
+        help=PLACEMENT_HELP,
+    )(function)
+
+
+def placement_of(network: Network, which: str | None) -> dict[int, str | None] | None:
+    """The placement to draw: None, planned by :func:`~fission.client.placement.plan`, or the
+    servers of the latest run's jobs (read from its info.txt)."""
+    if which is None:
+        return None
+    if which == "planned":
+        return plan(network)
+    assert network.network_dir is not None
+    candidates = default_run_folders(network.network_dir)
+    run = latest_run(candidates)
+    if run is None:
+        raise ProjectError(
+            f"--placement run: {no_run(candidates)}; run the network first, or draw the "
+            f"planned placement with --placement"
+        )
+    where = read_info(run).where()
+    return {job.id: where.get(job.id) for job in network.jobs if job.id is not None}
+
 
 Placement = Mapping[int, str | None]
 
@@ -49,6 +88,8 @@ def _node(job_id: int | None) -> str:
 def _server_label(server: str) -> str:
     if server == CLIENT:
         return "client (this machine)"
+    if server == "local":
+        return "this machine (simulate)"
     if server == PENDING:
         return "PENDING: no server has room"
     return f"server {server}"

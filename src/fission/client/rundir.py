@@ -98,6 +98,10 @@ class RunInfo:
     #: job id -> [(epoch, server), ...] in the order the instances started
     servers: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
 
+    def where(self) -> dict[int, str]:
+        """job id -> the server of its latest instance (jobs that never started are left out)."""
+        return {job_id: started[-1][1] for job_id, started in self.servers.items() if started}
+
 
 def read_info(folder: Path) -> RunInfo:
     """Read ``folder/info.txt``; a folder without one is not a run folder (ProjectError)."""

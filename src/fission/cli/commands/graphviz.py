@@ -6,8 +6,7 @@ from __future__ import annotations
 import click
 
 from fission.cli.base import CommandContext, show_warnings
-from fission.cli.graph import PLACEMENT_HELP, draw, save
-from fission.client.placement import plan
+from fission.cli.graph import draw, placement_of, placement_option, save
 from fission.core.loader import load_network
 
 HELP = "Write the job graph to <network>/graph.dot and <network>/graph.png."
@@ -15,12 +14,12 @@ SCOPE = "network"
 
 
 @click.command(help=HELP)
-@click.option("--placement", is_flag=True, help=PLACEMENT_HELP)
+@placement_option
 @click.pass_obj
-def app(context: CommandContext, placement: bool) -> int:
+def app(context: CommandContext, placement: str | None) -> int:
     network = load_network(context.project_dir, context.network or "")
     show_warnings(network)
-    where = plan(network) if placement else None
+    where = placement_of(network, placement)
     for output_format in ("dot", "png"):
         target = context.network_dir / f"graph.{output_format}"
         save(draw(network, output_format, where), target)

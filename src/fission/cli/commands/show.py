@@ -13,8 +13,7 @@ import subprocess
 import click
 
 from fission.cli.base import CommandContext, show_warnings
-from fission.cli.graph import IMAGE_FORMATS, PLACEMENT_HELP, draw, save
-from fission.client.placement import plan
+from fission.cli.graph import IMAGE_FORMATS, draw, placement_of, placement_option, save
 from fission.core.loader import load_network
 
 HELP = "Draw the job graph to <network>/graph.png and print where it is (--open shows it)."
@@ -22,7 +21,7 @@ SCOPE = "network"
 
 
 @click.command(help=HELP)
-@click.option("--placement", is_flag=True, help=PLACEMENT_HELP)
+@placement_option
 @click.option(
     "--format",
     "image_format",
@@ -38,11 +37,13 @@ SCOPE = "network"
     help="Also open the picture with xdg-open, if this machine has a display.",
 )
 @click.pass_obj
-def app(context: CommandContext, placement: bool, image_format: str, open_viewer: bool) -> int:
+def app(
+    context: CommandContext, placement: str | None, image_format: str, open_viewer: bool
+) -> int:
     network = load_network(context.project_dir, context.network or "")
     show_warnings(network)
     target = context.network_dir / f"graph.{image_format}"
-    save(draw(network, image_format, plan(network) if placement else None), target)
+    save(draw(network, image_format, placement_of(network, placement)), target)
     click.echo(str(target))
     if not open_viewer:
         return 0

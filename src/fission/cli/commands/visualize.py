@@ -8,8 +8,7 @@ from pathlib import Path
 import click
 
 from fission.cli.base import CommandContext, show_warnings
-from fission.cli.graph import FORMATS, IMAGE_FORMATS, PLACEMENT_HELP, draw, save
-from fission.client.placement import plan
+from fission.cli.graph import FORMATS, IMAGE_FORMATS, draw, placement_of, placement_option, save
 from fission.core.loader import load_network
 
 HELP = "Draw the job graph (pipe ids on the edges) as mermaid, dot, svg or png."
@@ -25,7 +24,7 @@ SCOPE = "network"
     show_default=True,
     help="mermaid and dot are text; svg and png are drawn by Graphviz's dot program.",
 )
-@click.option("--placement", is_flag=True, help=PLACEMENT_HELP)
+@placement_option
 @click.option(
     "--output",
     "-o",
@@ -35,10 +34,12 @@ SCOPE = "network"
     "<network>/graph.<format> for svg and png).",
 )
 @click.pass_obj
-def app(context: CommandContext, output_format: str, placement: bool, output: Path | None) -> int:
+def app(
+    context: CommandContext, output_format: str, placement: str | None, output: Path | None
+) -> int:
     network = load_network(context.project_dir, context.network or "")
     show_warnings(network)
-    where = plan(network) if placement else None
+    where = placement_of(network, placement)
     if output is None and output_format in IMAGE_FORMATS:
         output = context.network_dir / f"graph.{output_format}"
     if output is None or str(output) == "-":
