@@ -11,16 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import graphviz
 
 from fission.client.joblogs import default_run_folders, latest_run, no_run
 from fission.client.placement import CLIENT, plan
 from fission.client.rundir import read_info
 from fission.core.errors import FissionError, ProjectError
 from fission.core.network import Network
+
+if TYPE_CHECKING:
+    import graphviz
 
 __all__ = [
     "FORMATS",
@@ -111,9 +113,21 @@ def _groups(network: Network, placement: Placement) -> dict[str, list[int]]:
     return {server: groups[server] for server in sorted(groups, key=rank)}
 
 
+def _graphviz() -> Any:
+    # imported when drawing, not whenever a command is looked up
+    try:
+        import graphviz
+    except ImportError:
+        raise FissionError(
+            "drawing needs the graphviz Python package, a dependency of FISSION that is "
+            "missing here: pip install graphviz"
+        ) from None
+    return graphviz
+
+
 def to_dot(network: Network, placement: Placement | None = None) -> graphviz.Digraph:
     """The job graph as a Graphviz digraph (``.source`` is the dot text)."""
-    graph = graphviz.Digraph(network.name)
+    graph = _graphviz().Digraph(network.name)
     graph.attr(rankdir="LR", label=f"network {network.name}", labelloc="t")
     graph.attr("node", shape="box", style="rounded,filled", fillcolor="lightblue")
     graph.attr("edge", fontsize="10")
@@ -156,6 +170,7 @@ def to_mermaid(network: Network, placement: Placement | None = None) -> str:
 
 def render(graph: graphviz.Digraph, image_format: str) -> bytes:
     """The picture in ``image_format`` (svg or png), drawn by Graphviz's ``dot`` program."""
+    graphviz = _graphviz()
     try:
         return graph.pipe(format=image_format)
     except graphviz.ExecutableNotFound:
