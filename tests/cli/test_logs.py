@@ -237,3 +237,38 @@ def test_a_restarted_job_notes_each_instance(project):
     shown = project.manage("lab", "logs", "Total").stdout.splitlines()
     notes = [line[10:] for line in shown if line[8] == "#" and "runs on" in line]
     assert notes == ["epoch 1 runs on local", "epoch 2 runs on local"]
+
+
+SLOW_JOBS = """
+import time
+
+from fission.core.jobs import PythonJob
+
+
+class Count(PythonJob):
+    def run(self):
+        for number in range(1, 101):
+            print(f"count {number}")
+            yield number
+            time.sleep(0.05)
+
+
+class Total(PythonJob):
+    def run(self, number):
+        print(f"got {number}")
+"""
+
+
+def test_logs_follow_shows_lines_while_the_network_runs(project, reap):
+    project.network("lab", jobs=SLOW_JOBS, config=CONFIG)
+    follower = project.start("lab", "logs", "-f", "Total")
+    reap.append(follower)
+    running = project.start("lab", "simulate")
+    reap.append(running)
+    wait_for_line(follower, "got 10", timeout=30)
+    assert running.poll() is None  # seen while the network still runs (5 s in all)
+    assert not any("count" in line for line in follower.lines)  # only the job asked for
+    os.killpg(follower.pid, signal.SIGINT)
+    assert follower.wait(timeout=10) == 0
+    os.killpg(running.pid, signal.SIGINT)
+    assert running.wait(timeout=20) == 0
