@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import graphlib
 import inspect
+import math
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -187,9 +188,10 @@ def _run_rounds(job: BaseJob, streams: list[list[Any]], rounds: int | None) -> J
     result = JobResult(job)
     captures = [_Capture(pipe) for pipe in job.outputs]
     emitter = _Outputs(job, captures)  # type: ignore[arg-type]
-    limit = rounds if rounds is not None else MAX_ROUNDS
-    job._finish_requested = False
     source = not job.inputs
+    # a job with inputs ends with them; only a source may go on for ever
+    limit: float = rounds if rounds is not None else (MAX_ROUNDS if source else math.inf)
+    job._finish_requested = False
     generator = job.run() if source and inspect.isgeneratorfunction(job.run) else None
     sqn = 0
     while result.rounds < limit:
