@@ -101,6 +101,12 @@ def test_tuples_map_to_outputs_and_none_sends_nothing():
         _ = result.output
 
 
+def test_a_sinks_return_value_is_ignored():
+    sink = Echo(inputs=[PicklePipe(1), PicklePipe(2)])
+    result = feed(sink, [1, 2], [3, 4])  # returns tuples, and has no outputs
+    assert result.calls == [(1, 3), (2, 4)] and result.blocks == {}
+
+
 def test_a_wrong_tuple_is_the_job_hosts_error():
     job = Echo(inputs=[PicklePipe(1), PicklePipe(2)], outputs=[PicklePipe(3)] * 3)
     with pytest.raises(TypeError) as caught:

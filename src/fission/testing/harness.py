@@ -217,7 +217,9 @@ def _run_rounds(job: BaseJob, streams: list[list[Any]], rounds: int | None) -> J
                 continue
             assert isinstance(args, list)
             result.calls.append(tuple(args))
-            emitter.emit(sqn, job.run(*args), 0)
+            returned = job.run(*args)
+            if job.outputs:  # a sink's return value is ignored, as on a job host
+                emitter.emit(sqn, returned, 0)
         if job._finish_requested:
             result.finished = True
             break
