@@ -21,6 +21,12 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
   fi
 fi
+if ! command -v dot >/dev/null; then
+  # Graphviz's dot draws the graph pictures (visualize, graphviz, show) and their tests.
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "installing graphviz (Debian package, for the dot program) ..." >&2
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq graphviz >/dev/null
+fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".[dev,cluster]"
 echo "FISSION is installed in .venv (activate it with: source .venv/bin/activate)" >&2

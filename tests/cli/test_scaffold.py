@@ -111,6 +111,8 @@ def test_startnetwork_layout(project):
         "pipes",
         "pipes/__init__.py",
         "pipes/pipes.py",
+        "tests",
+        "tests/test_jobs.py",
     }
     config = (root / "config.py").read_text()
     assert "from demo_network_v1.jobs.jobs import" in config

@@ -12,9 +12,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from fission.core.jobs import BaseJob
+from fission.core.network import Network
 from fission.core.nodes import BaseNode
 
-__all__ = ["CLIENT", "Server", "place"]
+__all__ = ["CLIENT", "Placer", "Server", "place", "plan"]
 
 #: The name under which the client itself is a server (it runs the LocalJobs).
 CLIENT = "client"
@@ -101,3 +102,25 @@ class Placer:
     def set_alive(self, name: str, alive: bool) -> None:
         if name in self.servers:
             self.servers[name].alive = alive
+
+
+def plan(network: Network) -> dict[int, str | None]:
+    """Where each job of ``network`` would run if every server in NODES were alive.
+
+    The same algorithm ``run`` uses at start (LocalJobs on the client); None for a job that
+    would be PENDING because no server has room for it.
+    """
+    servers = {
+        node.host: Server.from_node(node)
+        for node in network.settings.NODES
+        if isinstance(node, BaseNode)
+    }
+    for server in servers.values():
+        server.alive = True
+    servers[CLIENT] = Server(CLIENT, slots=1000, groups=["LOCAL"], alive=True)
+    placer = Placer(servers)
+    where: dict[int, str | None] = {}
+    for job in network.jobs:
+        assert job.id is not None
+        where[job.id] = placer.where[job.id] if placer.place(job) else None
+    return where

@@ -41,7 +41,7 @@ from fission.backends.base import Backend
 from fission.backends.local import LocalBackend
 from fission.client.output import JobOutput
 from fission.client.placement import CLIENT, Placer
-from fission.client.rundir import JOB_LOG, SUMMARY, prepare_run_folder
+from fission.client.rundir import JOB_LOG, SUMMARY, note_server, prepare_run_folder
 from fission.core.errors import FissionError
 from fission.core.jobs import BaseJob
 from fission.core.network import Network
@@ -504,6 +504,10 @@ class Simulation:
                 record.pid = int(report["pid"])
                 if "server" in report:
                     record.server = str(report["server"])
+                # for `logs` and `collect`: which server each instance's log lines came from
+                note_server(self.run_folder, record.job.id, record.epoch, record.server)
+                if record.output is not None:
+                    record.output.note(f"epoch {record.epoch} runs on {record.server}")
         elif "server_dead" in report:
             name = str(report["server_dead"])
             how = "is unreachable (no heartbeat)" if report.get("unreachable") else "is dead"
