@@ -35,7 +35,15 @@ from fission.core.declaration import UNKNOWN, Location, current_scope
 from fission.core.errors import JobError
 from fission.core.pipes import BasePipe
 
-__all__ = ["BaseJob", "LocalJob", "PythonJob"]
+__all__ = [
+    "BaseJob",
+    "DynamicExecutableJob",
+    "DynamicMARVELOJob",
+    "ExecutableJob",
+    "LocalJob",
+    "MARVELOJob",
+    "PythonJob",
+]
 
 
 def _declaration_site() -> Location:
@@ -163,3 +171,79 @@ class LocalJob:
     """Mixin: the job runs on the client, never on a server (``class X(LocalJob, PythonJob)``)."""
 
     GROUPS: ClassVar[str | Sequence[str]] = "LOCAL"
+
+
+class ExecutableJob(BaseJob):
+    """A job that is a program in any language, bridged to its pipes by the job host.
+
+    The program is started in the job's working folder (where its DEPENDENCIES folders were
+    copied) as ``EXECUTABLE PARAMETERS -i <in> -i <in> ... -o <out> ...``: one ``INPUT_FLAG``
+    per input and one ``OUTPUT_FLAG`` per output, in config order, each followed by the path
+    of a named pipe (a FIFO). The program reads each input block's bytes in its pipe's format
+    (``BLOCK_SIZE`` bytes for a BytesPipe, one line for a JSONPipe, one pickle for a
+    PicklePipe; ``BLOCK_COUNT`` blocks per round) and writes one block per output per round.
+    With ``HEAD = True`` each block is preceded by its head byte, in both directions.
+
+    A source program's exit ends the stream (exit status 0) or fails the job (any other
+    status); a program that dies while data flows is a job failure, reported with the last
+    lines it wrote to stderr.
+    """
+
+    #: The command: a program path (relative to the job's working folder) or name on PATH,
+    #: with fixed arguments; split like a shell would (quotes work), never run by a shell.
+    EXECUTABLE: ClassVar[str] = ""
+    #: Further arguments, placed before the pipe flags.
+    PARAMETERS: ClassVar[str] = ""
+    INPUT_FLAG: ClassVar[str] = "-i"
+    OUTPUT_FLAG: ClassVar[str] = "-o"
+    #: False: the flags carry FIFO paths; True (MARVELOJob): inherited descriptor numbers.
+    PASS_FDS: ClassVar[bool] = False
+
+    def run(self, *inputs: Any) -> Any:  # replaced by the job host's bridge
+        raise NotImplementedError(f"{type(self).__name__} runs its EXECUTABLE, not run()")
+
+
+class MARVELOJob(ExecutableJob):
+    """An executable given file-descriptor numbers (``-i 5 -o 6``) instead of paths, as
+    MARVELO programs expect (they ``fdopen`` them)."""
+
+    PASS_FDS: ClassVar[bool] = True
+
+
+class _DynamicMixin:
+    """Configure an executable job in config.py instead of subclassing it."""
+
+    def __init__(
+        self,
+        dependencies: Any = None,
+        executable: str = "",
+        parameters: str = "",
+        groups: str | Sequence[str] = "ALL",
+        input_flag: str = "-i",
+        output_flag: str = "-o",
+        head: bool = False,
+        inputs: Sequence[BasePipe] | None = None,
+        outputs: Sequence[BasePipe] | None = None,
+    ) -> None:
+        super().__init__(inputs=inputs, outputs=outputs)  # type: ignore[call-arg]
+        if not executable:
+            raise JobError(
+                f"{self.declared_at}: {type(self).__name__}: give the program to run, e.g. "  # type: ignore[attr-defined]
+                f"executable='./filter'"
+            )
+        self.DEPENDENCIES = dependencies
+        self.EXECUTABLE = executable
+        self.PARAMETERS = parameters
+        # the original treated '' as "no group given"
+        self.GROUPS = groups or "ALL"
+        self.INPUT_FLAG = input_flag
+        self.OUTPUT_FLAG = output_flag
+        self.HEAD = head
+
+
+class DynamicExecutableJob(_DynamicMixin, ExecutableJob):
+    """``DynamicExecutableJob(executable="./sum", dependencies="bin", inputs=..., outputs=...)``"""
+
+
+class DynamicMARVELOJob(_DynamicMixin, MARVELOJob):
+    """Like :class:`DynamicExecutableJob`, with descriptor numbers (what XML_FILE creates)."""

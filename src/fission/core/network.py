@@ -15,6 +15,7 @@ from __future__ import annotations
 import graphlib
 import inspect
 import itertools
+import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from fission.core.declaration import Location, describe
 from fission.core.errors import ConfigError, JobError, PipeError
-from fission.core.jobs import BaseJob
+from fission.core.jobs import BaseJob, ExecutableJob
 from fission.core.pipes import BasePipe
 from fission.core.settings import Settings, assignment_lines
 
@@ -239,6 +240,9 @@ def _unlisted_hint(unlisted: Sequence[BaseJob], pipe_id: int, role: str) -> str:
 
 
 def _check_run_signature(job: BaseJob) -> None:
+    if isinstance(job, ExecutableJob):
+        _check_executable(job)
+        return
     run = job.run
     try:
         signature = inspect.signature(run)
@@ -259,6 +263,20 @@ def _check_run_signature(job: BaseJob) -> None:
             f"({', '.join(repr(p) for p in job.inputs) or 'none'}): {exc}; give run one "
             f"positional parameter per input pipe, in config order"
         ) from None
+
+
+def _check_executable(job: ExecutableJob) -> None:
+    if not str(job.EXECUTABLE).strip():
+        raise JobError(
+            f"{job.declared_at}: {job.name} has no EXECUTABLE; set it to the program to run, "
+            f"e.g. EXECUTABLE = './filter' (relative to its DEPENDENCIES folder)"
+        )
+    for name in ("EXECUTABLE", "PARAMETERS"):
+        try:
+            shlex.split(str(getattr(job, name)))
+        except ValueError as exc:
+            message = f"{job.declared_at}: {job.name}: {name} cannot be split: {exc}"
+            raise JobError(message) from None
 
 
 def _check_whitelists(pipe: BasePipe, producer: BaseJob, consumer: BaseJob) -> None:
