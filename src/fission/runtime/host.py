@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fission.core.errors import FissionError, ProtocolError
-from fission.core.jobs import BaseJob
+from fission.core.jobs import BaseJob, ExecutableJob
 from fission.runtime import endpoint, handshake
 from fission.runtime.control import ControlChannel
 from fission.runtime.framing import FLAG_CORRUPTED, FLAG_FINISHED, HEADER, Kind
@@ -151,6 +151,10 @@ class JobHost:
     ) -> None:
         self.job = job
         self.spec = spec
+        if isinstance(job, ExecutableJob):
+            from fission.runtime.executable import attach  # it builds on this module
+
+            attach(job)
         # On a server the job's stdout and stderr are pipes whose lines go to the client over
         # the control connection (there is no terminal to share there).
         self.relay = relay or []
@@ -279,7 +283,7 @@ class JobHost:
     def _run_setup(self) -> None:
         try:
             self.job.setup()
-        except HostStopped:
+        except (HostStopped, JobFailed):
             raise
         except (Exception, SystemExit) as exc:
             raise JobFailed(
