@@ -56,6 +56,9 @@ class Pass(PythonJob):
     def run(self, value):
         return value * self.factor
 
+    def teardown(self):
+        print(f"{self.id} passed them all on")  # its last words must reach the client
+
 
 class Fragile(PythonJob):
     def run(self, value):
@@ -129,6 +132,9 @@ def test_network_runs_on_emulated_servers(project, chain):
     assert received(project) == list(range(1, 1501))
     log = (project.root / "chain" / "run" / "FISSION.log").read_text()
     assert "ready at tcp:10.213.0.2:" in log  # a job host on an emulated server
+    for job in (2, 3):
+        job_log = (project.root / "chain" / "run" / str(job) / "job.log").read_text()
+        assert f"{job} passed them all on" in job_log
 
 
 @pytest.mark.parametrize(

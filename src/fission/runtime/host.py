@@ -158,6 +158,7 @@ class JobHost:
         # On a server the job's stdout and stderr are pipes whose lines go to the client over
         # the control connection (there is no terminal to share there).
         self.relay = relay or []
+        self._relays: list[threading.Thread] = []
         self.secret = bytes.fromhex(spec.secret)
         self.inputs = [InputLink(p.id, p.block_count) for p in job.inputs]
         self.outputs = [
@@ -234,8 +235,26 @@ class JobHost:
             code = 1
         finally:
             self._stopping.set()
+            self._drain_relays()
             self._close_all()
         return code
+
+    def _drain_relays(self) -> None:
+        """Let the last lines the job printed reach the client before the connection closes:
+        replacing our stdout and stderr (the pipes' only write ends) ends the relay threads."""
+        if not self._relays:
+            return
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        with contextlib.suppress(OSError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            for fd in (1, 2):
+                os.dup2(devnull, fd)  # closes the pipe's write end; late writes go nowhere
+            os.close(devnull)
+        deadline = time.monotonic() + 1.0
+        for relay in self._relays:
+            relay.join(max(0.0, deadline - time.monotonic()))
 
     # == set-up ==============================================================================
     def _install_signals(self) -> None:
@@ -272,9 +291,11 @@ class JobHost:
         ):
             threading.Thread(target=target, name=name, daemon=True).start()
         for fd, stream in self.relay:
-            threading.Thread(
+            relay = threading.Thread(
                 target=self._relay_output, args=(fd, stream), name=f"relay-{stream}", daemon=True
-            ).start()
+            )
+            relay.start()
+            self._relays.append(relay)
         for link in self.outputs:
             threading.Thread(
                 target=self._connect_loop, args=(link,), name=f"out-{link.pipe_id}", daemon=True
