@@ -165,6 +165,10 @@ def run_network(
             heartbeat=settings.HEARTBEAT_PERIOD,
             misses=settings.HEARTBEAT_MISSES,
         )
+        if settings.PRE_COPY:
+            # every server receives the project now, in an idle actor the first job placed
+            # there will use, instead of when a job first lands on it
+            backend.prepare_spares([node.host for node in settings.NODES])
         run_folder = (folder or project_dir / network.name / "run").resolve()
         detection = settings.HEARTBEAT_PERIOD * settings.HEARTBEAT_MISSES
         supervisor = Simulation(
