@@ -75,7 +75,9 @@ class Record(LocalJob, PythonJob):
 """
 
 
-def config(slots: int = 2, middle: str = "Pass", count: int = 1500) -> str:
+def config(
+    slots: int = 2, middle: str = "Pass", count: int = 1500, pre_copy: bool = False
+) -> str:
     return f"""
 from fission.core.nodes import BaseNode
 from fission.core.pipes import PicklePipe
@@ -95,6 +97,7 @@ NODES = [
 ]
 JOB_RESTARTS = 2
 REMOTE_ROOT = "{{root}}"
+PRE_COPY = {pre_copy}
 """
 
 
@@ -125,7 +128,7 @@ def chain(project, tmp_path):
 
 
 def test_network_runs_on_emulated_servers(project, chain):
-    chain()
+    chain(pre_copy=True)  # every server gets the project (and a warm actor) before placement
     result = emulate(project)
     assert result.returncode == 0, result.stderr
     assert "servers joined: 3/3" in result.stderr and "all 4 jobs running" in result.stderr
