@@ -126,6 +126,12 @@ class Network:
                 )
             _check_run_signature(job)
             _check_class_attributes(job)
+            if job.inputs and all(p.ASYNC for p in job.inputs) and not job.outputs:
+                raise JobError(
+                    f"{job.declared_at}: {job.name} has only optional inputs and no outputs; "
+                    f"such a job is called again and again like a source, so it needs an "
+                    f"output, or make one input a plain (synchronous) pipe"
+                )
         listed = {id(job) for job in job_list}
         unlisted = [job for job in declared_jobs if id(job) not in listed]
         connections: dict[int, Connection] = {}

@@ -276,6 +276,10 @@ class InputLink:
         self.duplicates = 0
         self.gaps = 0
         self.received = 0
+        #: An optional (ASYNC) pipe: blocks are taken as they come, not by round.
+        self.optional = False
+        #: Payload of the last DATA block taken (the "previous" gap policy repeats it).
+        self.last_payload: bytes | None = None
 
     def attach(self, sock: socket.socket, producer_acked: int, peer: str) -> None:
         if self.sock is not None:
