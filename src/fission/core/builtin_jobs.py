@@ -78,7 +78,7 @@ class CSVSinkJob(LocalJob, PythonJob):
         path = Path(self.path).expanduser()
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115 - closed in teardown
-        self._writer = csv.writer(self._file)
+        self._writer = csv.writer(self._file, lineterminator="\n")
         self._writer.writerow([self.col_pattern.format(pipe=p, job=self) for p in self.inputs])
         self._file.flush()
 
@@ -269,7 +269,9 @@ class LoggingSinkJob(LocalJob, PythonJob):
         path = Path(self.path).expanduser()
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115 - closed in teardown
-        self._writer = csv.DictWriter(self._file, self.COLUMNS, extrasaction="ignore")
+        self._writer = csv.DictWriter(
+            self._file, self.COLUMNS, extrasaction="ignore", lineterminator="\n"
+        )
         self._writer.writeheader()
         self._file.flush()
 
