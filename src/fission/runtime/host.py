@@ -1202,7 +1202,7 @@ class JobHost:
             batch = out.batch
         queued = 0
         r = self.round
-        item = None
+        taken = None
         try:
             for _ in range(budget):
                 if not queue_:
@@ -1213,9 +1213,9 @@ class JobHost:
                 sqn, kind, flags, payload = item
                 if sqn != r + 1 or kind != _DATA or flags:
                     queue_.appendleft(item)
-                    item = None
                     return None
                 r = sqn
+                taken = item
                 try:
                     value = unpack(payload)
                 except (Exception, SystemExit) as exc:
@@ -1267,8 +1267,8 @@ class JobHost:
                     return True
             return True
         finally:
-            if item is not None:  # the last block taken: what the "previous" gap policy repeats
-                link.last_payload = item[3]
+            if taken is not None:  # the last block taken: what the "previous" gap policy repeats
+                link.last_payload = taken[3]
 
     def _gap_payload(self, index: int, link: InputLink) -> bytes | None:
         """The stand-in for a lost block of sync input ``index``, or None to skip it."""
