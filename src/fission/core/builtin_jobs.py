@@ -131,7 +131,7 @@ class InteractiveJob(LocalJob, PythonJob):
             with contextlib.suppress(OSError):
                 self._fd = os.open(self.terminal, os.O_RDONLY | os.O_NOCTTY)
                 self.source = self.terminal
-                print(f"{self.name}: reading lines typed on {self.terminal}", flush=True)
+                print(f"reading lines typed on {self.terminal}", flush=True)
                 return
         fifo = Path(self.path or "input.fifo").expanduser().absolute()
         fifo.parent.mkdir(parents=True, exist_ok=True)
@@ -143,7 +143,7 @@ class InteractiveJob(LocalJob, PythonJob):
         # and go (each `echo`) never make it see end-of-file.
         self._fd = os.open(fifo, os.O_RDWR)
         self.source = str(fifo)
-        print(f"{self.name}: type lines into {fifo} (e.g. echo hello > {fifo})", flush=True)
+        print(f"type lines into {fifo} (e.g. echo hello > {fifo})", flush=True)
 
     def run(self) -> Iterator[str]:
         pending = b""
@@ -155,7 +155,7 @@ class InteractiveJob(LocalJob, PythonJob):
             *lines, pending = pending.split(b"\n")
             for line in lines:
                 text = line.decode(errors="replace").rstrip("\r")
-                print(f"{self.name}: read {text!r}", flush=True)
+                print(f"read {text!r}", flush=True)
                 yield text
 
     def teardown(self) -> None:
