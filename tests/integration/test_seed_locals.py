@@ -74,3 +74,47 @@ def test_without_input_the_default_operator_holds(project, reap):
         "225",
         str(sum(n**3 for n in range(6, 11))),
     ]
+
+
+def test_lines_typed_on_the_clients_terminal(project):
+    """With a terminal attached (a pseudo-terminal here), the InteractiveJob reads it."""
+    import pty
+    import subprocess
+    import sys
+    import threading
+
+    project.copy_network(DATA / "seed_locals")
+    master, slave = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "seed_locals", "simulate"],
+        cwd=project.root,
+        stdin=slave,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    os.close(slave)
+    errors: list[str] = []
+    reader = threading.Thread(target=lambda: errors.extend(process.stderr), daemon=True)
+    reader.start()
+    try:
+        run = project.root / "seed_locals" / "simulation"
+        join_csv = run / "7" / "join.csv"
+        wait_for(lambda: len(lines_of(join_csv)) == 6, 30, "five rows in join.csv")
+        log = run / "1" / "job.log"
+        assert "reading lines typed on /dev/pts/" in log.read_text()
+        assert not (run / "1" / "input.fifo").exists()
+        os.write(master, b"+\n")
+        wait_for(lambda: "read '+'" in log.read_text(), 10, "the InteractiveJob to read the line")
+        time.sleep(1.0)
+        (run / "gate").touch()
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(master)
+    assert process.returncode == 0, "".join(errors)
+    assert lines_of(join_csv)[6:] == [f"{n},{n},{n},{3 * n},+" for n in range(6, 11)]
+    assert lines_of(run / "8" / "reduce.csv") == ["pipe_301", "225", "120"]
