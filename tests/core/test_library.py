@@ -331,3 +331,18 @@ def test_csv_sink_header_uses_the_column_pattern(tmp_path):
     path = tmp_path / "out.csv"
     assert path.read_text() == f'{path}-5,{path}-6\n1,\n"a,b","[1, 2]"\n'
     assert issubclass(CSVSinkJob, PythonJob) and CSVSinkJob.GROUPS == "LOCAL"
+
+
+def test_clock_job_ticks_on_a_fixed_schedule():
+    import time
+
+    from fission.core.jobs import ClockJob
+
+    clock = ClockJob(outputs=[PicklePipe(1)], clock_interval=0.02, count=5)
+    started = time.monotonic()
+    ticks = list(clock.run())
+    elapsed = time.monotonic() - started
+    assert ticks == [1] * 5
+    assert 0.08 <= elapsed < 1.0  # ticks at 0, 0.02, ..., 0.08 s
+    with pytest.raises(JobError, match="clock_interval must be a positive number"):
+        ClockJob(outputs=[PicklePipe(1)], clock_interval=0)
