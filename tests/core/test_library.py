@@ -20,7 +20,7 @@ from fission.core.jobs import (
     LoggingJob,
     PythonJob,
 )
-from fission.core.pipes import BytesPipe, JSONPipe, OptionalBytesPipe, PicklePipe
+from fission.core.pipes import BasePipe, BytesPipe, JSONPipe, OptionalBytesPipe, PicklePipe
 
 # -- Head ------------------------------------------------------------------------------------
 
@@ -346,3 +346,20 @@ def test_clock_job_ticks_on_a_fixed_schedule():
     assert 0.08 <= elapsed < 1.0  # ticks at 0, 0.02, ..., 0.08 s
     with pytest.raises(JobError, match="clock_interval must be a positive number"):
         ClockJob(outputs=[PicklePipe(1)], clock_interval=0)
+
+
+def test_custom_pipe_with_an_integer_block_size_is_size_checked():
+    class Pair(BasePipe):
+        BLOCK_SIZE = 2
+
+        def pack(self, value):
+            return bytes(value)
+
+        def unpack(self, data):
+            return list(data)
+
+    encode = Pair(1).encoder()
+    assert encode([1, 2]) == b"\x01\x02"
+    with pytest.raises(ValueError, match=r"Pair\(1\) carries blocks of 2 bytes, got 3"):
+        encode([1, 2, 3])
+    assert Pair(1).read_wrapper(io.BytesIO(b"\x01\x02\x03")) == b"\x01\x02"

@@ -65,3 +65,41 @@ def test_clock_logging_forwarding(project):
         assert float(row["time_out"]) >= float(row["time_in"])
         assert float(row["delay"]) >= 0 and float(row["cpu"]) >= 0
         assert int(row["maxrss_kib"]) > 0
+
+
+ATTRIBUTE_JOBS = """
+from fission.core.jobs import PythonJob
+
+
+class Source(PythonJob):
+    def run(self):
+        yield from (1, 2)
+
+
+class Show(PythonJob):
+    THRESHOLD = 1
+
+    def run(self, value):
+        with open("seen.txt", "a") as handle:
+            handle.write(f"{value} {self.THRESHOLD} {self.label} {type(self).GROUPS}\\n")
+"""
+
+ATTRIBUTE_CONFIG = """
+from fission.core.pipes import PicklePipe
+from net.jobs.jobs import Show, Source
+
+Show.THRESHOLD = 7          # a class attribute changed in config.py
+Show.GROUPS = ["MIC", "ALL"]
+show = Show(inputs=[PicklePipe(1)])
+show.label = "left"         # an attribute set on the object after it was made
+
+JOBS = [Source(outputs=[PicklePipe(1)]), show]
+"""
+
+
+def test_attributes_set_in_config_reach_the_job_process(project):
+    folder = project.network("net", jobs=ATTRIBUTE_JOBS, config=ATTRIBUTE_CONFIG)
+    result = project.manage("net", "simulate", timeout=60)
+    assert result.returncode == 0, result.stderr
+    seen = (folder / "simulation" / "2" / "seen.txt").read_text()
+    assert seen == "1 7 left ['MIC', 'ALL']\n2 7 left ['MIC', 'ALL']\n"
