@@ -113,7 +113,14 @@ class _Optional:
         if queue_:
             _sqn, _kind, flags, payload = queue_.popleft()
             self._acknowledge()
-            value = self.unpack(payload)
+            try:
+                value = self.unpack(payload)
+            except Exception as exc:
+                raise JobFailed(
+                    f"decoding a block of optional pipe {self.link.pipe_id} failed: "
+                    f"{_describe(exc)}",
+                    _user_trace(exc),
+                ) from None
             if self.store:
                 self.value = value
             return value, flags
