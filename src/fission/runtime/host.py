@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fission.core.errors import FissionError, ProtocolError
-from fission.core.head import Head, outgoing_flags
+from fission.core.head import Head
 from fission.core.jobs import BaseJob
 from fission.core.pipes import BasePipe
 from fission.runtime import endpoint, handshake
@@ -94,6 +94,8 @@ class _Optional:
     def trim(self) -> None:
         """Keep at most ``buffer`` values queued (dropping per the delete mode), no SKIPs."""
         queue_ = self.link.queue
+        if not queue_:
+            return
         if any(item[1] != _DATA for item in queue_):
             kept = [item for item in queue_ if item[1] == _DATA]
             queue_.clear()
@@ -108,8 +110,9 @@ class _Optional:
 
     def take(self) -> tuple[Any, int]:
         """The value for this round and its head flags."""
-        self.trim()
         queue_ = self.link.queue
+        if queue_:
+            self.trim()
         if queue_:
             _sqn, _kind, flags, payload = queue_.popleft()
             self._acknowledge()
@@ -131,7 +134,9 @@ class _Optional:
     def _acknowledge(self) -> None:
         # everything before the oldest block still queued is taken or dropped
         link = self.link
-        link.send_ack((link.queue[0][0] - 1) if link.queue else max(0, link.next_sqn - 1))
+        done = (link.queue[0][0] - 1) if link.queue else link.next_sqn - 1
+        if done > link.ack_sent:
+            link.send_ack(done)
 
 
 @dataclass
@@ -906,17 +911,23 @@ class JobHost:
         return wrapped
 
     def _emit_heads(self, sqn: int, result: Any, round_flags: int) -> int:
-        """Queue a HEAD job's round: each output's head from ``out_heads`` or ``head``."""
+        """Queue a HEAD job's round: each output's head from ``out_heads`` or ``head``.
+
+        The same rule as :func:`fission.core.head.outgoing_flags`, inlined: user and corrupted
+        bits from what the job wrote (or the inputs' if it wrote None), the inputs' corrupted
+        bit always, finished on the last block, never reset.
+        """
         job = self.job
-        finishing = bool(round_flags & FLAG_FINISHED)
-        chosen = list(job.out_heads or [])
-        flags = []
-        for index in range(len(self.outputs)):
-            written = chosen[index] if index < len(chosen) else None
-            if written is None:
-                written = job.head
-            flags.append(outgoing_flags(written, round_flags & ~FLAG_FINISHED, finishing))
-        job.out_heads = [None] * len(self.outputs)
+        extra = round_flags & (FLAG_CORRUPTED | FLAG_FINISHED)
+        head = job.head
+        default = (round_flags if head is None else int(head)) & _PASSED_ON
+        chosen = job.out_heads
+        count = len(self.outputs)
+        flags = [default | extra] * count
+        if chosen:
+            for index, written in enumerate(chosen[:count]):
+                if written is not None:
+                    flags[index] = (int(written) & _PASSED_ON) | extra
         try:
             return self._emitter.emit_each(sqn, result, flags)
         except ApiMisuse as exc:
@@ -1313,6 +1324,21 @@ class JobHost:
         want_heads = self._heads
         for index, (link, unpack) in enumerate(zip(inputs, self._unpackers, strict=True)):
             count = link.block_count
+            queue_ = link.queue
+            if count == 1 and queue_ and queue_[0][0] == r:  # the usual case: its block is here
+                _sqn, kind, flags, payload = queue_.popleft()
+                round_flags |= flags
+                if flags & FLAG_CORRUPTED:
+                    self.flagged_blocks += 1
+                if kind == _DATA:
+                    link.last_payload = payload
+                    any_data = True
+                    args.append(_decode(unpack, payload, link.pipe_id, self.job))
+                else:
+                    args.append(None)
+                if want_heads:
+                    heads.append(Head(flags) if kind == _DATA else Head())
+                continue
             low = (r - 1) * count + 1
             high = r * count
             queue_ = link.queue
