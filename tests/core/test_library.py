@@ -317,6 +317,21 @@ def test_logging_job_adds_a_log_row_to_its_outputs():
     with pytest.raises(JobError, match="logging_output"):
         Square(inputs=[PicklePipe(1)])
 
+    class Scaled(LoggingJob):
+        def init_job(self, factor, offset=0):
+            self.factor, self.offset = factor, offset
+
+        def run_job(self, value):
+            return value * self.factor + self.offset
+
+    scaled = Scaled(
+        3, inputs=[PicklePipe(1)], outputs=[PicklePipe(2)], offset=1, logging_output=PicklePipe(9)
+    )
+    assert scaled.run(2)[0] == 7
+    with pytest.raises(JobError, match=r"got arguments 5 but defines no init_job"):
+        Square(5, inputs=[PicklePipe(1)], logging_output=PicklePipe(9))
+    assert scaled.is_async() is False and source.is_async() is True
+
 
 def test_csv_sink_header_uses_the_column_pattern(tmp_path):
     sink = CSVSinkJob(

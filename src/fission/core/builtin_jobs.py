@@ -168,7 +168,8 @@ class InteractiveJob(LocalJob, PythonJob):
 class LoggingJob(PythonJob):
     """Base class: a job whose last output carries one log row per round.
 
-    Subclass it and write ``run_job`` (and optionally ``setup_job``) instead of ``run`` /
+    Subclass it and write ``run_job`` (and optionally ``init_job``, which receives the
+    constructor's other arguments, and ``setup_job``) instead of ``run`` / ``__init__`` /
     ``setup``; give the job its log pipe as ``logging_output=PicklePipe(...)``. Each round the
     log output carries a dict with ``job``, ``pid``, ``round``, ``time_in`` and ``time_out``
     (Unix time around the call), ``delay`` (seconds in ``run_job``), ``cpu`` (CPU seconds of the
@@ -178,9 +179,11 @@ class LoggingJob(PythonJob):
 
     def __init__(
         self,
+        *args: Any,
         inputs: Sequence[BasePipe] | None = None,
         outputs: Sequence[BasePipe] | None = None,
         logging_output: BasePipe | None = None,
+        **kwargs: Any,
     ) -> None:
         if logging_output is None:
             raise JobError(
@@ -192,6 +195,15 @@ class LoggingJob(PythonJob):
         self._round = 0
         if inspect.isgeneratorfunction(self.run_job):
             self.run = self._run_generator  # type: ignore[method-assign]
+        self.init_job(*args, **kwargs)
+
+    def init_job(self, *args: Any, **kwargs: Any) -> None:
+        """Take the job's own constructor arguments (called by ``__init__``, on the client)."""
+        if args or kwargs:
+            raise JobError(
+                f"{self.declared_at}: {type(self).__name__} got arguments "
+                f"{', '.join([*map(repr, args), *kwargs])} but defines no init_job to take them"
+            )
 
     def setup_job(self) -> None:
         """Prepare the job (called by ``setup``)."""

@@ -165,6 +165,10 @@ class BaseJob:
     def is_connector(self) -> bool:
         return bool(self.inputs) and bool(self.outputs)
 
+    def is_async(self) -> bool:
+        """All inputs optional (true for sources, as in the original): run like a source."""
+        return all(pipe.ASYNC for pipe in self.inputs)
+
     @property
     def is_local(self) -> bool:
         """Local jobs always run on the client."""

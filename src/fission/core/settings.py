@@ -52,6 +52,12 @@ def _not_negative(value: Any) -> str | None:
     return None if value >= 0 else "must be 0 or more"
 
 
+def _one_byte_head(value: Any) -> str | None:
+    # The head is the frame's flags byte: 1 is the only size that travels (the original's
+    # larger heads were not honoured consistently either).
+    return None if value == 1 else "must be 1: a block's head is one byte (3 flags, 5 user bits)"
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("USER", "pi", (str,), "user name on the servers", run_only=True),
     Setting("REMOTE_ROOT", "~/fission/", (str,), "working folder on the servers", run_only=True),
@@ -99,6 +105,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "CREDIT_BYTES", 16 * 1024 * 1024, (int,), "bytes in flight per pipe", check=_at_least_one
     ),
+    Setting("HEAD_SIZE", 1, (int,), "bytes of a block's head", check=_one_byte_head),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
