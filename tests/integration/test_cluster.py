@@ -75,9 +75,7 @@ class Record(LocalJob, PythonJob):
 """
 
 
-def config(
-    slots: int = 2, middle: str = "Pass", count: int = 1500, pre_copy: bool = False
-) -> str:
+def config(slots: int = 2, middle: str = "Pass", count: int = 1500, pre_copy: bool = False) -> str:
     return f"""
 from fission.core.nodes import BaseNode
 from fission.core.pipes import PicklePipe
