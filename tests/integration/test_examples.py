@@ -71,3 +71,12 @@ def test_calculator_optional_operator_defaults_to_plus(examples):
     assert (run / "5" / "results.csv").read_text() == "pipe_401,pipe_402\n" + "".join(
         f"{11 * n},+\n" for n in range(1, 11)
     )
+
+
+def test_executables_a_program_with_heads_in_the_middle(examples):
+    stdout, _ = simulate(examples, "executables")
+    totals = [3 * n for n in range(1, 9)]
+    assert job_lines(stdout, "ShowSum 4") == [
+        f"{t} big (head Head(0b00000001))" if t >= 20 else f"{t} small (head Head(0b00000000))"
+        for t in totals
+    ]

@@ -17,9 +17,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import io
-import json
 import os
-import pickle
 import shlex
 import shutil
 import signal
@@ -31,8 +29,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from fission.core.errors import PipeError
 from fission.core.jobs import ExecutableJob
-from fission.core.pipes import BasePipe, BytesPipe, JSONPipe, PicklePipe
+from fission.core.pipes import BasePipe
 from fission.runtime.host import JobFailed
 
 __all__ = ["ExecutableBridge", "ExecutableFailed", "attach"]
@@ -63,74 +62,35 @@ def attach(job: ExecutableJob) -> ExecutableBridge:
     return bridge
 
 
-def block_writer(pipe: BasePipe) -> Callable[[Any], bytes]:
-    """The bytes a program reads for one block of ``pipe``."""
+def block_writer(pipe: BasePipe) -> Callable[[io.BufferedWriter, Any], None]:
+    """Writes one block of ``pipe`` the way a program reads it (the pipe's ``write_wrapper``)."""
     pack = pipe.encoder()
-    if isinstance(pipe, JSONPipe):
-        return lambda value: pack(value) + b"\n"
-    return pack
+    write = pipe.write_wrapper
+    return lambda stream, value: write(stream, pack(value))
 
 
 def block_reader(pipe: BasePipe, job: ExecutableJob) -> Callable[[io.BufferedReader], Any]:
-    """Reads one block of ``pipe`` from a program's output; ``_EOF`` at a clean end."""
-    if isinstance(pipe, BytesPipe):
-        size = int(pipe.block_size)
-        unpack = pipe.decoder()  # the job host packs the value again for the wire
+    """Reads one block of ``pipe`` from a program's output (the pipe's ``read_wrapper``) and
+    decodes it (the job host encodes it again for the wire); ``_EOF`` at a clean end."""
+    cut = pipe.read_wrapper
+    unpack = pipe.decoder()
 
-        def read_bytes(stream: io.BufferedReader) -> Any:
-            data = stream.read(size)
-            if not data:
-                return _EOF
-            if len(data) < size:
-                raise ExecutableFailed(
-                    f"{job.name}: the program ended in the middle of a block of pipe {pipe.id} "
-                    f"({len(data)} of {size} bytes)"
-                )
+    def read(stream: io.BufferedReader) -> Any:
+        try:
+            data = cut(stream)
+        except PipeError as exc:
+            raise ExecutableFailed(f"{job.name}: pipe {pipe.id}: {exc}") from None
+        if data is None:
+            return _EOF
+        try:
             return unpack(data)
+        except Exception as exc:
+            raise ExecutableFailed(
+                f"{job.name}: the program wrote a block that is not valid for pipe {pipe.id} "
+                f"({type(pipe).__name__}): {type(exc).__name__}: {exc}"
+            ) from None
 
-        return read_bytes
-    if isinstance(pipe, JSONPipe):
-
-        def read_json(stream: io.BufferedReader) -> Any:
-            line = stream.readline()
-            if not line:
-                return _EOF
-            try:
-                return json.loads(line)
-            except ValueError as exc:
-                raise ExecutableFailed(
-                    f"{job.name}: the program wrote a line that is not JSON to pipe {pipe.id}: "
-                    f"{line[:80]!r} ({exc})"
-                ) from None
-
-        return read_json
-    if isinstance(pipe, PicklePipe):
-
-        def read_pickle(stream: io.BufferedReader) -> Any:
-            try:
-                return pickle.load(stream)
-            except EOFError:
-                return _EOF
-            except Exception as exc:
-                raise ExecutableFailed(
-                    f"{job.name}: the program wrote something that is not a pickle to pipe "
-                    f"{pipe.id}: {exc}"
-                ) from None
-
-        return read_pickle
-    custom = getattr(pipe, "read_wrapper", None)
-    if callable(custom):
-        return lambda stream: _custom_read(custom, stream)
-    raise ExecutableFailed(
-        f"{job.name}: pipe {pipe.id} is a {type(pipe).__name__}, which does not say how to cut "
-        f"a program's output into blocks; use a BytesPipe, JSONPipe or PicklePipe, or give the "
-        f"pipe a read_wrapper(stream) method"
-    )
-
-
-def _custom_read(read_wrapper: Callable[[Any], Any], stream: io.BufferedReader) -> Any:
-    value = read_wrapper(stream)
-    return _EOF if value is None else value
+    return read
 
 
 class ExecutableBridge:
@@ -139,7 +99,7 @@ class ExecutableBridge:
     def __init__(self, job: ExecutableJob) -> None:
         self.job = job
         self.program: subprocess.Popen[bytes] | None = None
-        self.writers: list[int] = []  # per input: our write end
+        self.writers: list[io.BufferedWriter] = []  # per input: our write end
         self.readers: list[io.BufferedReader] = []  # per output: our read end
         self._spare_writers: list[int] = []
         self._encoders = [block_writer(p) for p in job.inputs]
@@ -170,7 +130,7 @@ class ExecutableBridge:
                 os.mkfifo(path)
                 write_end = os.open(path, os.O_RDWR)  # never blocks, unlike O_WRONLY
                 arguments += [job.INPUT_FLAG, str(path.resolve())]
-            self.writers.append(write_end)
+            self.writers.append(os.fdopen(write_end, "wb"))
         read_ends: list[int] = []
         for pipe in job.outputs:
             if by_fd:
@@ -238,48 +198,65 @@ class ExecutableBridge:
     # -- rounds ------------------------------------------------------------------------------
     def process(self, *values: Any) -> Any:
         """One round: the inputs' blocks to the program, one block per output back."""
+        job = self.job
+        heads = job.HEAD
         for index, value in enumerate(values):
-            blocks = value if self._counts[index] > 1 else (value,)
+            counted = self._counts[index] > 1
+            blocks = value if counted else (value,)
             encode = self._encoders[index]
-            for block in blocks:
-                if block is None:
-                    continue  # nothing arrived for it (the producer sent nothing that round)
-                self._write(index, encode(block))
+            stream = self.writers[index]
+            in_heads = job.in_heads[index] if heads else None
+            try:
+                for number, block in enumerate(blocks):
+                    if block is None:
+                        continue  # nothing arrived for it (its producer sent nothing)
+                    if heads:
+                        head = in_heads[number] if counted else in_heads  # type: ignore[index]
+                        stream.write(bytes((int(head),)))
+                    encode(stream, block)
+                stream.flush()
+            except BrokenPipeError:
+                self._broken(index)
         if not self.readers:
             return None
-        results = []
-        for index in range(len(self.readers)):
-            block = self._decoders[index](self.readers[index])
-            if block is _EOF:
-                self._ended_early()
-                self.job.finish()  # it exited cleanly: its stream ends here
-                return None
-            results.append(block)
+        results = self._read_round()
+        if results is None:
+            job.finish()  # it exited cleanly: its stream ends here
+            return None
         return tuple(results) if len(results) > 1 else results[0]
 
     def produce(self) -> Iterator[Any]:
         """A source program: its blocks until it exits."""
         while True:
-            results = []
-            for index in range(len(self.readers)):
-                block = self._decoders[index](self.readers[index])
-                if block is _EOF:
-                    self._ended_early()
-                    return
-                results.append(block)
+            results = self._read_round()
+            if results is None:
+                return
             yield tuple(results) if len(results) > 1 else results[0]
 
-    def _write(self, index: int, data: bytes) -> None:
-        view = memoryview(data)
-        try:
-            while view:
-                written = os.write(self.writers[index], view)
-                view = view[written:]
-        except BrokenPipeError:
-            self._ended_early(f"while it was given a block of pipe {self.job.inputs[index].id}")
-            raise ExecutableFailed(
-                f"{self.job.name}: the program closed its input pipe {self.job.inputs[index].id}"
-            ) from None
+    def _read_round(self) -> list[Any] | None:
+        """One block from each output (after its head byte with HEAD); None once the program
+        ended cleanly."""
+        job = self.job
+        results = []
+        for index, reader in enumerate(self.readers):
+            if job.HEAD:
+                head = reader.read(1)
+                if not head:
+                    self._ended_early()
+                    return None
+                job.out_heads[index] = head[0]
+            block = self._decoders[index](reader)
+            if block is _EOF:
+                self._ended_early()
+                return None
+            results.append(block)
+        return results
+
+    def _broken(self, index: int) -> None:
+        """The program stopped reading input ``index``: report how it ended."""
+        pipe = self.job.inputs[index].id
+        self._ended_early(f"while it was given a block of pipe {pipe}")
+        raise ExecutableFailed(f"{self.job.name}: the program closed its input pipe {pipe}")
 
     def _ended_early(self, when: str = "") -> None:
         """The program's output ended: fine if it exited with status 0, a failure otherwise."""
@@ -304,9 +281,9 @@ class ExecutableBridge:
     # -- the end -----------------------------------------------------------------------------
     def stop(self) -> None:
         """Close the inputs (end-of-file for the program), let it end, then make sure."""
-        for fd in self.writers:
+        for writer in self.writers:
             with contextlib.suppress(OSError):
-                os.close(fd)
+                writer.close()
         self.writers = []
         program = self.program
         if program is not None and program.poll() is None:
