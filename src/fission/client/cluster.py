@@ -94,7 +94,10 @@ def connect(address: str, project_dir: Path) -> None:
         log_to_driver=False,
         runtime_env={
             "working_dir": str(project_dir),
-            "excludes": [".fission/", "*/simulation/", "*/run/", "**/__pycache__/", ".git/"],
+            # wheelhouse/: make wheelhouse's wheels for the servers (Ray alone is 75 MB)
+            "excludes": [
+                ".fission/", "*/simulation/", "*/run/", "**/__pycache__/", ".git/", "/wheelhouse/"
+            ],  # fmt: skip
         },
     )
 
