@@ -96,8 +96,13 @@ def connect(address: str, project_dir: Path) -> None:
             "working_dir": str(project_dir),
             # wheelhouse/: make wheelhouse's wheels for the servers (Ray alone is 75 MB)
             "excludes": [
-                ".fission/", "*/simulation/", "*/run/", "**/__pycache__/", ".git/", "/wheelhouse/"
-            ],  # fmt: skip
+                ".fission/",
+                "*/simulation/",
+                "*/run/",
+                "**/__pycache__/",
+                ".git/",
+                "/wheelhouse/",
+            ],
         },
     )
 
