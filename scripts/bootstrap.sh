@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up FISSION for development on a fresh Debian/Ubuntu machine with Python 3.11+:
-# a virtual environment in .venv with FISSION installed (editable) with its cluster extra (Ray)
-# and the test tools.
+# a virtual environment in .venv with FISSION installed (editable) with its cluster extra (Ray),
+# its deploy extra (ansible, for provisioning servers) and the test tools.
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,5 +22,5 @@ if [ ! -x .venv/bin/python ]; then
   fi
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[dev,cluster]"
+.venv/bin/python -m pip install --quiet -e ".[dev,cluster,deploy]"
 echo "FISSION is installed in .venv (activate it with: source .venv/bin/activate)" >&2
