@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
+import stat
 import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from tests.deploy.conftest import ansible_env, make_project, tool
 
 PLAYBOOKS = ["servers", "start", "stop", "renew", "mesh"]
@@ -23,6 +27,40 @@ def test_startproject_writes_the_provisioning_tree(tmp_path: Path) -> None:
     assert (project / "ansible/roles/fission/templates/fission-server.service.j2").is_file()
     assert "wheelhouse/" in (project / ".gitignore").read_text().splitlines()
     assert not list(project.rglob("*-tpl"))
+
+
+def test_the_makefile_targets_run_the_playbooks(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    make = shutil.which("make")
+    if make is None:
+        pytest.fail("make is missing (apt-get install make)", pytrace=False)
+    python = f"PYTHON={sys.executable}"
+    # make token really runs: the client's cluster token, private to its owner
+    token = subprocess.run([make, python, "token"], cwd=project, capture_output=True, text=True)
+    assert token.returncode == 0, token.stderr
+    path = project / ".fission" / "token"
+    assert len(path.read_text().strip()) == 64 and stat.S_IMODE(path.stat().st_mode) == 0o600
+    # the others are shown (make -n), not run: they would reach for the servers
+    dry = subprocess.run(
+        [make, "-n", python, "servers", "servers_pw", "start", "stop", "renew", "mesh",
+         "wheelhouse", "PLATFORM=x86_64"],
+        cwd=project, capture_output=True, text=True,
+    )  # fmt: skip
+    assert dry.returncode == 0, dry.stderr
+    playbook = (
+        "ANSIBLE_CONFIG=ansible/ansible.cfg ansible-playbook -i "
+        f"ansible/inventories/production/hosts.yml -e fission_client_python={sys.executable}"
+    )
+    assert dry.stdout.splitlines() == [
+        f"{playbook} --ask-become-pass ansible/servers.yml",
+        f"{playbook} --ask-pass --ask-become-pass ansible/servers.yml",
+        f"{playbook} --ask-become-pass ansible/start.yml",
+        f"{playbook} --ask-become-pass ansible/stop.yml",
+        f"{playbook} --ask-become-pass ansible/renew.yml",
+        f"{playbook} --ask-become-pass ansible/mesh.yml",
+        f"{sys.executable} -m fission wheelhouse --platform x86_64 --requirements-from "
+        "ansible/inventories/production/group_vars/fissionservers/setting.yml",
+    ]
 
 
 def test_every_playbook_passes_syntax_check_and_ansible_lint(tmp_path: Path) -> None:

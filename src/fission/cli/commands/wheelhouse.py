@@ -12,7 +12,7 @@ import click
 
 from fission.cli.base import CommandContext
 from fission.core.errors import FissionError
-from fission.provisioning.wheelhouse import build_wheelhouse
+from fission.provisioning.wheelhouse import build_wheelhouse, platform_tags
 
 HELP = "Collect every wheel the servers need (their architecture) for offline installs."
 SCOPE = "project"
@@ -74,6 +74,7 @@ def app(
     extra: tuple[str, ...],
     dest: Path | None,
 ) -> int:
+    platform_tags(machine, glibc)  # a wrong platform is an error before anything is fetched
     dest = dest or context.project_dir / "wheelhouse"
     packages = [*(_extra_packages(requirements_from) if requirements_from else []), *extra]
     click.echo(f"fission: collecting wheels for {machine} into {dest} ...", err=True)
