@@ -174,3 +174,23 @@ def test_a_wheelhouse_for_other_versions_is_refused(installed, tmp_path: Path) -
     assert f"holds python {CLIENT_PYTHON}, fission {CLIENT_FISSION}, ray none" in log, log
     assert "run make wheelhouse again" in log
     assert not (tmp_path / "root").exists()
+
+
+def test_a_wheelhouse_for_another_architecture_is_refused(installed, tmp_path: Path) -> None:
+    target, _ = installed
+    project = tmp_path / "proj"
+    shutil.copytree(target.project, project)
+    manifest = project / "wheelhouse" / MANIFEST
+    data = json.loads(manifest.read_text())
+    data["machines"] = ["aarch64" if platform.machine() != "aarch64" else "x86_64"]
+    manifest.write_text(json.dumps(data))
+    other = Target(project, tmp_path / "root")
+    result = other.playbook("servers", fission_cluster_extra=False)
+    log = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0
+    assert (
+        f"testserver has Python {CLIENT_PYTHON} on {platform.machine()}; the client has Python "
+        f"{CLIENT_PYTHON} and the wheelhouse is for {data['machines'][0]}." in log
+    ), log
+    assert f"make wheelhouse PLATFORM={platform.machine()}" in log
+    assert not (tmp_path / "root").exists()
