@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up FISSION for development on a fresh Debian/Ubuntu machine with Python 3.11+:
-# a virtual environment in .venv with FISSION installed (editable) with its cluster extra (Ray)
-# and the test tools.
+# a virtual environment in .venv with FISSION installed (editable) with its cluster extra (Ray),
+# its deploy extra (ansible, for provisioning servers) and the test tools.
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,5 +28,5 @@ if ! command -v dot >/dev/null; then
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq graphviz >/dev/null
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[dev,cluster]"
+.venv/bin/python -m pip install --quiet -e ".[dev,cluster,deploy]"
 echo "FISSION is installed in .venv (activate it with: source .venv/bin/activate)" >&2

@@ -94,7 +94,15 @@ def connect(address: str, project_dir: Path, modules: Sequence[ModuleType] = ())
 
     runtime_env: dict[str, object] = {
         "working_dir": str(project_dir),
-        "excludes": [".fission/", "*/simulation/", "*/run/", "**/__pycache__/", ".git/"],
+        # wheelhouse/: make wheelhouse's wheels for the servers (Ray alone is 75 MB)
+        "excludes": [
+            ".fission/",
+            "*/simulation/",
+            "*/run/",
+            "**/__pycache__/",
+            ".git/",
+            "/wheelhouse/",
+        ],
     }
     if modules:
         runtime_env["py_modules"] = [_shippable(module) for module in modules]

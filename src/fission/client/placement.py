@@ -2,7 +2,8 @@
 
 In order: a LocalJob runs on the client; else the job's ``DEFAULT_NODE`` if it is alive and
 has a free slot; else the job's ``GROUPS`` in priority order, where the servers of a group are
-ranked by free slots and then by name, and the job's own ``preference(candidates)`` hook may
+ranked by free slots, then by link quality where a B.A.T.M.A.N-adv mesh reports it (TQ, see
+``client/mesh.py``), then by name, and the job's own ``preference(candidates)`` hook may
 pick one of them. If nothing fits, the job is PENDING: it is placed when a server (re)joins.
 """
 
@@ -30,6 +31,8 @@ class Server:
     groups: list[str] = field(default_factory=lambda: ["ALL"])
     alive: bool = False
     jobs: set[int] = field(default_factory=set)
+    #: Link quality from the mesh (TQ, 0-255); None: not on a mesh, ranked as a perfect link.
+    tq: int | None = None
 
     @property
     def free(self) -> int:
@@ -68,7 +71,7 @@ def _choose(job: BaseJob, servers: Iterable[Server]) -> Server | None:
         members = [s for s in candidates if group == "ALL" or group in s.groups]
         if not members:
             continue
-        members.sort(key=lambda s: (-s.free, s.name))
+        members.sort(key=lambda s: (-s.free, -(255 if s.tq is None else s.tq), s.name))
         preference = getattr(job, "preference", None)
         if callable(preference):
             picked = preference(list(members))
@@ -98,6 +101,12 @@ class Placer:
         name = self.where.pop(job.id, None)  # type: ignore[arg-type]
         if name is not None and name in self.servers:
             self.servers[name].jobs.discard(job.id)  # type: ignore[arg-type]
+
+    def set_link_quality(self, quality: dict[str, int]) -> None:
+        """TQ per server name (address), e.g. from :func:`fission.client.mesh.link_quality`."""
+        for name, server in self.servers.items():
+            if name in quality:
+                server.tq = quality[name]
 
     def set_alive(self, name: str, alive: bool) -> None:
         if name in self.servers:

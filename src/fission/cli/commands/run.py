@@ -26,6 +26,7 @@ from fission.client.cluster import (
     stop_head,
     wait_for_servers,
 )
+from fission.client.mesh import link_quality
 from fission.client.placement import CLIENT, Placer, Server
 from fission.client.secret import project_secret
 from fission.client.supervisor import Simulation
@@ -162,6 +163,7 @@ def run_network(
             server.alive = True
         servers[CLIENT] = Server(CLIENT, slots=1000, groups=["LOCAL"], alive=True)
         placer = Placer(servers)
+        placer.set_link_quality(link_quality())  # {} unless this client is on a batman-adv mesh
         run_name = time.strftime("run-%Y%m%d-%H%M%S")
         backend = RayBackend(
             settings.CLIENT_IP,
