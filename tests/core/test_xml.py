@@ -213,6 +213,11 @@ XML_ARGS = {
             r"config\.py:\d+: XML_ARGS has unknown key\(s\) 'colour'; the keys are ip, executable",
         ),
         ('{"ip": ""}', r"config\.py:\d+: XML_ARGS\['ip'\] must be a tag or attribute name"),
+        (
+            '{"input": "pipe", "output": "pipe"}',
+            r"XML_ARGS gives input, output and parameter_tag the names 'pipe', 'pipe', "
+            r"'parameter'; the three tags must differ",
+        ),
         ('["ip"]', r"config\.py:\d+: XML_ARGS must be dict, got list"),
     ],
 )
@@ -307,6 +312,10 @@ def edit(old: str, new: str) -> str:
             edit('block_size="512" block_count="1"', 'block_size="256"'),
             r"topology\.xml:16: pipe 2 has block_size=256 here but 512 at line 13; both ends "
             r"must agree",
+        ),
+        (
+            ONE_JOB.format(end=""),
+            r"topology\.xml:2: the job './only' has neither <input> nor <output>; give it pipes",
         ),
         (
             "<network><node pi_id='a'/></network>",
@@ -407,6 +416,18 @@ def test_xml_file_is_looked_up_in_the_network_then_the_project_folder(make):
     message = str(error.value)
     assert re.match(r".*config\.py:\d+: XML_FILE 'shared.xml' not found \(looked for ", message)
     assert f"{project / 'net' / 'shared.xml'} and {project / 'shared.xml'}" in message
+
+
+def test_xml_file_outside_the_project_is_a_problem_for_run_only(make, tmp_path_factory):
+    outside = tmp_path_factory.mktemp("elsewhere") / "topology.xml"
+    outside.write_text(THREE_STAGES)
+    project = make(f"XML_FILE = {str(outside)!r}\n", "<unused/>")
+    network = load_network(project, "net")
+    assert len(network.jobs) == 3
+    assert [p.split(": ", 1)[1] for p in network.settings.run_problems] == [
+        f"XML_FILE {str(outside)!r} is outside the project folder; `run` ships only the project "
+        f"to the servers, so move the file into the network folder"
+    ]
 
 
 def test_jobs_may_be_missing_only_with_an_xml_file(make):

@@ -275,7 +275,14 @@ def _check_names(settings: Settings) -> dict[str, str]:
                 f"{where}: XML_ARGS[{key!r}] must be a tag or attribute name (a string), "
                 f"got {value!r}"
             )
-    return {**DEFAULT_NAMES, **{k: v.strip() for k, v in given.items()}}
+    names = {**DEFAULT_NAMES, **{k: v.strip() for k, v in given.items()}}
+    tags = [names[k] for k in ("input", "output", "parameter_tag")]
+    if len(set(tags)) < len(tags):
+        raise ConfigError(
+            f"{where}: XML_ARGS gives input, output and parameter_tag the names "
+            f"{', '.join(repr(t) for t in tags)}; the three tags must differ"
+        )
+    return names
 
 
 # -- building jobs, pipes and nodes --------------------------------------------------------------
@@ -319,8 +326,8 @@ def read_topology(
     new_nodes, warnings = _nodes(reader, specs, nodes)
     if unsized:
         warnings.append(
-            f"{path}: no block_size for pipe(s) {', '.join(map(str, unsized))}; they carry "
-            f"blocks of {DEFAULT_BLOCK_SIZE} bytes, so their executables must write whole "
+            f"{Location(str(path), 0)}: no block_size for pipe(s) "
+            f"{', '.join(map(str, unsized))}; they carry blocks of {DEFAULT_BLOCK_SIZE} bytes, so their executables must write whole "
             f'blocks (write {names["block_size"]}="..." at one end to choose)'
         )
     return Topology(path, tuple(jobs), tuple(new_nodes), tuple(warnings))
@@ -512,4 +519,11 @@ def import_topology(
     if topology.nodes:
         values = {**settings.values, "NODES": [*nodes, *topology.nodes]}
         settings = dataclasses.replace(settings, values=values)
+    if not path.resolve().is_relative_to(project_dir.resolve()):
+        # Job hosts on servers load the network from the shipped project folder.
+        problem = (
+            f"{where}: XML_FILE {str(path)!r} is outside the project folder; `run` ships only "
+            f"the project to the servers, so move the file into the network folder"
+        )
+        settings = dataclasses.replace(settings, run_problems=(*settings.run_problems, problem))
     return [*listed, *topology.jobs], settings, list(topology.warnings)
