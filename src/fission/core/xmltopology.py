@@ -327,8 +327,9 @@ def read_topology(
     if unsized:
         warnings.append(
             f"{Location(str(path), 0)}: no block_size for pipe(s) "
-            f"{', '.join(map(str, unsized))}; they carry blocks of {DEFAULT_BLOCK_SIZE} bytes, so their executables must write whole "
-            f'blocks (write {names["block_size"]}="..." at one end to choose)'
+            f"{', '.join(map(str, unsized))}; they carry blocks of {DEFAULT_BLOCK_SIZE} bytes, "
+            f"so their executables must write whole blocks (write "
+            f'{names["block_size"]}="..." at one end to choose)'
         )
     return Topology(path, tuple(jobs), tuple(new_nodes), tuple(warnings))
 
