@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import struct
+import subprocess
+import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -469,3 +474,50 @@ def test_read_topology_without_a_config(tmp_path):
     topology = read_topology(path)
     assert [j.EXECUTABLE for j in topology.jobs] == ["./read.py", "./filter.py", "python3 sink.py"]
     assert [n.host for n in topology.nodes] == ["10.0.2.13", "10.0.2.14"]
+
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+DOCS = Path(__file__).resolve().parent.parent.parent / "docs" / "xml.md"
+
+
+def test_docs_example_is_the_tested_network():
+    text = DOCS.read_text()
+    section = text[text.index("`lab/config.py`:") : text.index("The network has three jobs")]
+    blocks = re.findall(r"```\w+\n(.*?)```", section, re.S)
+    files = ["config.py", "topology.xml", "bin/double.py"]
+    assert blocks == [(DATA / "xml_lab" / name).read_text() for name in files]
+
+
+def test_docs_example_loads(tmp_path):
+    shutil.copytree(DATA / "xml_lab", tmp_path / "lab")
+    network = load_network(tmp_path, "lab")
+    count, show, double = network.jobs
+    assert [job.name for job in network.jobs] == ["Count 1", "Show 2", "DynamicMARVELOJob 3"]
+    assert (double.EXECUTABLE, double.DEPENDENCIES, double.DEFAULT_NODE) == (
+        "python3 double.py",
+        "lab/bin",
+        "10.0.0.5",
+    )
+    assert network.connections[1].producer is count and network.connections[1].consumer is double
+    assert network.connections[2].producer is double and network.connections[2].consumer is show
+    assert [type(c.pipe).__name__ for c in network.connections.values()] == ["IntPipe"] * 2
+    assert [n.host for n in network.settings.NODES] == ["10.0.0.5"]
+    assert network.warnings == []
+
+
+def test_docs_example_program_doubles_what_it_reads_from_its_descriptors():
+    # The example executable on its own, with real descriptors as a job host would pass them.
+    in_read, in_write = os.pipe()
+    out_read, out_write = os.pipe()
+    script = DATA / "xml_lab" / "bin" / "double.py"
+    program = subprocess.Popen(
+        [sys.executable, str(script), "-i", str(in_read), "-o", str(out_write)],
+        pass_fds=(in_read, out_write),
+    )
+    os.close(in_read)
+    os.close(out_write)
+    with os.fdopen(in_write, "wb") as feed:
+        feed.write(struct.pack("<5i", 1, 2, 3, 4, -5))
+    with os.fdopen(out_read, "rb") as result:
+        assert struct.unpack("<5i", result.read()) == (2, 4, 6, 8, -10)
+    assert program.wait(timeout=10) == 0
