@@ -499,7 +499,7 @@ def _nodes(
 
 
 def _plain(node: Any) -> bool:
-    # A server given by its address (not a pattern standing for many servers).
+    # A server given by its address; a MultiNode (it has a pattern) stands for many servers.
     return isinstance(node, BaseNode) and not hasattr(node, "pattern")
 
 
