@@ -56,6 +56,9 @@ class Pass(PythonJob):
     def run(self, value):
         return value * self.factor
 
+    def teardown(self):
+        print(f"{self.id} passed them all on")  # its last words must reach the client
+
 
 class Fragile(PythonJob):
     def run(self, value):
@@ -72,7 +75,7 @@ class Record(LocalJob, PythonJob):
 """
 
 
-def config(slots: int = 2, middle: str = "Pass", count: int = 1500) -> str:
+def config(slots: int = 2, middle: str = "Pass", count: int = 1500, pre_copy: bool = False) -> str:
     return f"""
 from fission.core.nodes import BaseNode
 from fission.core.pipes import PicklePipe
@@ -92,6 +95,7 @@ NODES = [
 ]
 JOB_RESTARTS = 2
 REMOTE_ROOT = "{{root}}"
+PRE_COPY = {pre_copy}
 """
 
 
@@ -122,13 +126,16 @@ def chain(project, tmp_path):
 
 
 def test_network_runs_on_emulated_servers(project, chain):
-    chain()
+    chain(pre_copy=True)  # every server gets the project (and a warm actor) before placement
     result = emulate(project)
     assert result.returncode == 0, result.stderr
     assert "servers joined: 3/3" in result.stderr and "all 4 jobs running" in result.stderr
     assert received(project) == list(range(1, 1501))
     log = (project.root / "chain" / "run" / "FISSION.log").read_text()
     assert "ready at tcp:10.213.0.2:" in log  # a job host on an emulated server
+    for job in (2, 3):
+        job_log = (project.root / "chain" / "run" / str(job) / "job.log").read_text()
+        assert f"{job} passed them all on" in job_log
 
 
 @pytest.mark.parametrize(

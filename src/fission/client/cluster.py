@@ -113,8 +113,14 @@ def _shippable(module: ModuleType) -> ModuleType | str:
     return str(folder)
 
 
-def wait_for_servers(names: list[str], timeout: float, progress: Callable[[str], None]) -> set[str]:
-    """Wait until every server in ``names`` joined; returns the ones that did."""
+def wait_for_servers(
+    names: list[str],
+    timeout: float,
+    progress: Callable[[str], None],
+    wanted: Callable[[str], bool] = lambda name: False,
+) -> set[str]:
+    """Wait until every server in ``names`` joined; returns the ones that did, plus the joined
+    servers ``wanted`` accepts (those matching a MultiNode: never waited for)."""
     import ray
 
     deadline = time.monotonic() + timeout
@@ -128,7 +134,7 @@ def wait_for_servers(names: list[str], timeout: float, progress: Callable[[str],
                     if resource.startswith("fission_server:"):
                         joined.add(resource.split(":", 1)[1])
         missing = [n for n in names if n not in joined]
-        strangers = sorted(joined - set(names) - {CLIENT})
+        strangers = sorted(n for n in joined - set(names) - {CLIENT} if not wanted(n))
         line = (
             f"servers joined: {len(names) - len(missing)}/{len(names)}"
             + (f" (waiting for {', '.join(missing)})" if missing else "")
@@ -138,5 +144,5 @@ def wait_for_servers(names: list[str], timeout: float, progress: Callable[[str],
             progress(line)
             shown = line
         if not missing or time.monotonic() > deadline:
-            return joined & set(names)
+            return {n for n in joined if n in names or (n != CLIENT and wanted(n))}
         time.sleep(0.2)

@@ -23,6 +23,16 @@ that runs the job (a server, or this machine under ``simulate``):
 5. ``teardown()`` runs once when the job stops for any reason other than being killed.
 
 ``self.id`` is the job's number: its position in ``JOBS`` counting from 1.
+
+Heads (``HEAD = True``): before each ``run``, ``self.in_heads`` holds one :class:`Head` per input
+(a list of heads for ``BLOCK_COUNT > 1``), and ``self.head`` is ``self.head_reduce()`` (the OR
+of all of them unless overridden). ``self.out_heads`` starts each round as ``[None] * outputs``;
+set an element to give that output its own head, otherwise ``self.head`` goes out. See
+:mod:`fission.core.head` for the bits.
+
+Class attributes reach the job's process unchanged (the job's process loads the same
+config.py), and so do attributes ``__init__`` sets: there is no need to copy them into the
+instance as the original required.
 """
 
 from __future__ import annotations
@@ -33,16 +43,26 @@ from typing import Any, ClassVar
 
 from fission.core.declaration import UNKNOWN, Location, current_scope
 from fission.core.errors import JobError
+from fission.core.head import Head, reduce_or
 from fission.core.pipes import BasePipe
 
 __all__ = [
     "BaseJob",
+    "CSVSinkJob",
+    "ClockJob",
+    "DistributingJob",
     "DynamicExecutableJob",
     "DynamicMARVELOJob",
     "ExecutableJob",
+    "ForwardingJob",
+    "Head",
+    "InteractiveJob",
     "LocalJob",
+    "LoggingJob",
+    "LoggingSinkJob",
     "MARVELOJob",
     "PythonJob",
+    "SourceJob",
 ]
 
 
@@ -67,12 +87,19 @@ class BaseJob:
     DEFAULT_NODE: ClassVar[str | None] = None
     #: Node groups the job may run on, in priority order ("ALL" = any server).
     GROUPS: ClassVar[str | Sequence[str]] = "ALL"
-    #: Whether the job reads and writes block heads (library issue).
+    #: Whether the job reads and writes block heads (``self.in_heads``, ``self.head``, ...).
     HEAD: ClassVar[bool] = False
     #: Extra modules or folders this job needs on its server.
     DEPENDENCIES: ClassVar[Any] = None
     #: Kept for compatibility with the original; queues here are always bounded.
     MAX_QUEUE: ClassVar[int] = 0
+
+    #: Heads of the current round's inputs (HEAD jobs only).
+    in_heads: list[Any]
+    #: The head that goes to every output without its own entry in ``out_heads``.
+    head: Head
+    #: Per-output heads of the current round; None = use ``self.head``.
+    out_heads: list[Head | int | None]
 
     id: int | None
     inputs: list[BasePipe]
@@ -86,6 +113,9 @@ class BaseJob:
         job.inputs = []
         job.outputs = []
         job._finish_requested = False
+        job.in_heads = []
+        job.head = Head()
+        job.out_heads = []
         scope = current_scope()
         if scope is not None:
             scope.jobs.append(job)
@@ -139,6 +169,10 @@ class BaseJob:
     def is_connector(self) -> bool:
         return bool(self.inputs) and bool(self.outputs)
 
+    def is_async(self) -> bool:
+        """All inputs optional (true for sources, as in the original): run like a source."""
+        return all(pipe.ASYNC for pipe in self.inputs)
+
     @property
     def is_local(self) -> bool:
         """Local jobs always run on the client."""
@@ -153,6 +187,10 @@ class BaseJob:
 
     def run(self, *inputs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must define run()")
+
+    def head_reduce(self) -> Head:
+        """The round's head from ``self.in_heads`` (default: bitwise OR); override to change."""
+        return reduce_or(self.in_heads)
 
     def finish(self) -> None:
         """End the stream after the current round."""
@@ -247,3 +285,17 @@ class DynamicExecutableJob(_DynamicMixin, ExecutableJob):
 
 class DynamicMARVELOJob(_DynamicMixin, MARVELOJob):
     """Like :class:`DynamicExecutableJob`, with descriptor numbers (what XML_FILE creates)."""
+
+
+# The built-in jobs live in their own module; their names stay importable from here, as in the
+# original (``from fission.core.jobs import CSVSinkJob``).
+from fission.core.builtin_jobs import (  # noqa: E402
+    ClockJob,
+    CSVSinkJob,
+    DistributingJob,
+    ForwardingJob,
+    InteractiveJob,
+    LoggingJob,
+    LoggingSinkJob,
+    SourceJob,
+)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from fission.core.declaration import Location, describe
 from fission.core.errors import ConfigError, JobError, PipeError
 from fission.core.jobs import BaseJob, ExecutableJob
-from fission.core.pipes import BasePipe
+from fission.core.pipes import GAP_POLICIES, BasePipe
 from fission.core.settings import Settings, assignment_lines
 
 if TYPE_CHECKING:
@@ -126,6 +126,13 @@ class Network:
                     f"pipes, e.g. outputs=[PicklePipe(101)]"
                 )
             _check_run_signature(job)
+            _check_class_attributes(job)
+            if job.inputs and all(p.ASYNC for p in job.inputs) and not job.outputs:
+                raise JobError(
+                    f"{job.declared_at}: {job.name} has only optional inputs and no outputs; "
+                    f"such a job is called again and again like a source, so it needs an "
+                    f"output, or make one input a plain (synchronous) pipe"
+                )
         listed = {id(job) for job in job_list}
         unlisted = [job for job in declared_jobs if id(job) not in listed]
         connections: dict[int, Connection] = {}
@@ -152,6 +159,7 @@ class Network:
                     f"and output; a job cannot feed itself"
                 )
             _check_whitelists(pipe, producer, consumer)
+            _check_pipe_options(pipe, consumer)
             connections[pipe_id] = Connection(pipe, producer, consumer, out_slot, in_slot)
         network = cls(name, job_list, connections, settings, network_dir)
         _check_acyclic(network)
@@ -231,6 +239,28 @@ def _unlisted_hint(unlisted: Sequence[BaseJob], pipe_id: int, role: str) -> str:
     return "; add the job at the other end, or remove the pipe"
 
 
+def _check_class_attributes(job: BaseJob) -> None:
+    """HEAD, MAX_QUEUE, GROUPS and DEFAULT_NODE: a wrong type is a load error, not a surprise."""
+    where = f"{job.declared_at}: {job.name}"
+    if not isinstance(job.HEAD, bool):
+        raise JobError(f"{where}: HEAD must be True or False, got {job.HEAD!r}")
+    if isinstance(job.MAX_QUEUE, bool) or not isinstance(job.MAX_QUEUE, int):
+        raise JobError(f"{where}: MAX_QUEUE must be an integer, got {job.MAX_QUEUE!r}")
+    groups = job.GROUPS
+    if not isinstance(groups, str) and not (
+        isinstance(groups, (list, tuple)) and all(isinstance(g, str) for g in groups)
+    ):
+        raise JobError(
+            f'{where}: GROUPS must be a group name or a list of names, e.g. ["MIC", "ALL"], '
+            f"got {groups!r}"
+        )
+    if job.DEFAULT_NODE is not None and not isinstance(job.DEFAULT_NODE, str):
+        raise JobError(
+            f"{where}: DEFAULT_NODE must be a server address (a string) or None, got "
+            f"{job.DEFAULT_NODE!r}"
+        )
+
+
 def _check_run_signature(job: BaseJob) -> None:
     if isinstance(job, ExecutableJob):
         _check_executable(job)
@@ -271,19 +301,56 @@ def _check_executable(job: ExecutableJob) -> None:
             raise JobError(message) from None
 
 
+def _allowed(pipe: BasePipe, attribute: str) -> tuple[type, ...]:
+    value = getattr(pipe, attribute, None)
+    if not value:
+        return ()
+    allowed = (value,) if isinstance(value, type) else value
+    if not isinstance(allowed, (list, tuple, set, frozenset)) or not all(
+        isinstance(cls, type) for cls in allowed
+    ):
+        raise PipeError(
+            f"{pipe.declared_at}: {type(pipe).__name__}.{attribute} must be a list of job "
+            f"classes, got {value!r}"
+        )
+    return tuple(allowed)
+
+
 def _check_whitelists(pipe: BasePipe, producer: BaseJob, consumer: BaseJob) -> None:
-    allowed_sources = getattr(pipe, "SOURCE_JOBS", None)
-    if allowed_sources and type(producer) not in tuple(allowed_sources):
+    for job, attribute, role in (
+        (producer, "SOURCE_JOBS", "producers"),
+        (consumer, "DESTINATION_JOBS", "consumers"),
+    ):
+        allowed = _allowed(pipe, attribute)
+        if allowed and type(job) not in allowed:
+            raise PipeError(
+                f"{job.declared_at}: {job.name}: pipe {pipe.id} ({pipe!r}) only accepts {role} "
+                f"of type {', '.join(t.__name__ for t in allowed)} ({attribute}), not "
+                f"{type(job).__name__}; use one of those classes or another pipe class"
+            )
+
+
+def _check_pipe_options(pipe: BasePipe, consumer: BaseJob) -> None:
+    """Gap policy and optional-pipe settings: wrong values are reported at load."""
+    where = f"{consumer.declared_at}: {consumer.name}: pipe {pipe.id} ({pipe!r})"
+    if pipe.GAP_POLICY not in GAP_POLICIES:
         raise PipeError(
-            f"{producer.declared_at}: {pipe!r} only accepts producers of type "
-            f"{', '.join(t.__name__ for t in allowed_sources)}, not {type(producer).__name__}"
+            f"{where}: GAP_POLICY is {pipe.GAP_POLICY!r}; choose one of "
+            f"{', '.join(repr(p) for p in GAP_POLICIES)}"
         )
-    allowed_destinations = getattr(pipe, "DESTINATION_JOBS", None)
-    if allowed_destinations and type(consumer) not in tuple(allowed_destinations):
+    if not pipe.ASYNC:
+        return
+    if pipe.block_count != 1:
         raise PipeError(
-            f"{consumer.declared_at}: {pipe!r} only accepts consumers of type "
-            f"{', '.join(t.__name__ for t in allowed_destinations)}, not {type(consumer).__name__}"
+            f"{where}: an optional (ASYNC) pipe delivers one value per round; remove "
+            f"BLOCK_COUNT = {pipe.block_count}"
         )
+    size = getattr(pipe, "OPTIONAL_BUFFER_SIZE", 0)
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        raise PipeError(f"{where}: OPTIONAL_BUFFER_SIZE must be an integer >= 0, got {size!r}")
+    mode = getattr(pipe, "OPTIONAL_DELETE_MODE", "oldest")
+    if mode not in ("oldest", "newest"):
+        raise PipeError(f'{where}: OPTIONAL_DELETE_MODE must be "oldest" or "newest", got {mode!r}')
 
 
 def _check_acyclic(network: Network) -> None:

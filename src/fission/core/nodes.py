@@ -1,20 +1,37 @@
 """Nodes: the servers a network may run on (import path kept from the original).
 
 ``BaseNode("192.168.4.2")`` declares one server by address. Subclasses set ``GROUPS`` to say
-which jobs may run there (a job runs only on nodes sharing one of its groups). ``slots`` is how
-many jobs the server takes at once. ``simulate`` ignores nodes: every job runs on this machine.
+which jobs may run there (a job runs only on nodes sharing one of its groups); ``groups=`` sets
+them for one node. ``slots`` is how many jobs the server takes at once. ``MultiNode`` stands for
+every joining server whose name matches a pattern, and a CSV inventory file named in ``NODES``
+lists servers one per row (:func:`read_inventory`). ``simulate`` ignores nodes: every job runs
+on this machine.
 """
 
 from __future__ import annotations
 
+import copy
+import csv
 import ipaddress
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 from fission.core.declaration import Location, caller_location
 from fission.core.errors import ConfigError
 
-__all__ = ["BaseNode", "LocalNode"]
+__all__ = [
+    "INVENTORY_COLUMNS",
+    "BaseNode",
+    "LocalNode",
+    "MultiNode",
+    "expand_nodes",
+    "read_inventory",
+]
+
+#: Columns of a CSV inventory file (only ``host`` is required).
+INVENTORY_COLUMNS = ("host", "name", "groups", "slots")
 
 
 class BaseNode:
@@ -33,6 +50,7 @@ class BaseNode:
         setup_args: Sequence[Any] = (),
         name: str = "",
         slots: int | None = None,
+        groups: str | Sequence[str] | None = None,
     ) -> None:
         self.declared_at: Location = caller_location()
         if not isinstance(host, str) or not host.strip():
@@ -51,6 +69,15 @@ class BaseNode:
                 f">= 0, got {slots!r}"
             )
         self.slots = slots
+        if groups is not None and not (
+            isinstance(groups, str)
+            or (isinstance(groups, (list, tuple)) and all(isinstance(g, str) for g in groups))
+        ):
+            raise ConfigError(
+                f"{self.declared_at}: {type(self).__name__}({host!r}): groups must be a group "
+                f"name or a list of names, got {groups!r}"
+            )
+        self._groups = groups
 
     @property
     def ip(self) -> str:
@@ -59,7 +86,8 @@ class BaseNode:
 
     @property
     def groups(self) -> list[str]:
-        groups = self.GROUPS
+        """This node's groups: ``groups=`` if given, else the class's ``GROUPS``."""
+        groups = self._groups if self._groups is not None else self.GROUPS
         return [groups] if isinstance(groups, str) else list(groups)
 
     def is_ip_address(self) -> bool:
@@ -78,3 +106,131 @@ class LocalNode(BaseNode):
 
     GROUPS = "LOCAL"
     DEFAULT_SLOTS = 1000
+
+
+class MultiNode(BaseNode):
+    """Every server whose name matches a pattern, e.g. ``MultiNode("192.168.4.*", slots=2)``.
+
+    ``*`` matches any run of characters, ``?`` one character, and ``{10..20}`` a number in that
+    range (``MultiNode("10.0.0.{2..9}")``). ``run`` does not wait for a MultiNode: the servers
+    that match and have joined when the run starts are used, each with this node's slots and
+    groups (servers listed by a plain BaseNode keep their own entry).
+    """
+
+    def __init__(self, host: str, *args: Any, **kwargs: Any) -> None:
+        super().__init__(host, *args, **kwargs)
+        self.pattern = _compile_pattern(self.host)
+
+    def matches(self, name: str) -> bool:
+        found = self.pattern.fullmatch(name)
+        if found is None:
+            return False
+        for group, (low, high) in zip(found.groups(), self._ranges(), strict=True):
+            if not low <= int(group) <= high:
+                return False
+        return True
+
+    def _ranges(self) -> list[tuple[int, int]]:
+        return [(int(a), int(b)) for a, b in _RANGE.findall(self.host)]
+
+    def node_for(self, name: str) -> BaseNode:
+        """A plain node for one matching server, with this node's slots and groups."""
+        node = copy.copy(self)
+        node.__class__ = _Matched
+        node.host = node.name = name
+        if node._groups is None:
+            node._groups = self.groups
+        return node
+
+
+class _Matched(BaseNode):
+    """A server found through a MultiNode."""
+
+
+_RANGE = re.compile(r"\{(\d+)\.\.(\d+)\}")
+
+
+def _compile_pattern(pattern: str) -> re.Pattern[str]:
+    parts: list[str] = []
+    position = 0
+    for found in _RANGE.finditer(pattern):
+        parts.append(_glob(pattern[position : found.start()]))
+        parts.append(r"(\d+)")
+        position = found.end()
+    parts.append(_glob(pattern[position:]))
+    return re.compile("".join(parts))
+
+
+def _glob(text: str) -> str:
+    return "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in text)
+
+
+def expand_nodes(nodes: Iterable[BaseNode], joined: Iterable[str]) -> list[BaseNode]:
+    """The concrete nodes of a run: plain nodes as they are, MultiNodes as the joined servers
+    they match (a server matched by a plain node or an earlier MultiNode is not repeated)."""
+    nodes = list(nodes)
+    result = [node for node in nodes if not isinstance(node, MultiNode)]
+    taken = {node.host for node in result}
+    for node in nodes:
+        if isinstance(node, MultiNode):
+            for name in sorted(joined):
+                if name not in taken and node.matches(name):
+                    result.append(node.node_for(name))
+                    taken.add(name)
+    return result
+
+
+def read_inventory(path: Path) -> list[BaseNode]:
+    """The nodes listed in a CSV inventory file.
+
+    The first row that is not empty or a ``#`` comment is the header; it names the columns, in
+    any order: ``host`` (required: address, name, or a MultiNode pattern with ``*``, ``?`` or
+    ``{a..b}``), ``name``, ``groups`` (names separated by spaces or ``;``; default ``ALL``) and
+    ``slots`` (default ``BaseNode.DEFAULT_SLOTS``). Raises ConfigError naming file and line.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the node inventory: {exc.strerror}") from None
+    rows = [
+        (number, row)
+        for number, row in enumerate(csv.reader(text.splitlines()), start=1)
+        if row and any(cell.strip() for cell in row) and not row[0].lstrip().startswith("#")
+    ]
+    if not rows:
+        raise ConfigError(
+            f"{path}: the node inventory is empty; write a header row: host,groups,slots"
+        )
+    header_line, header = rows[0]
+    columns = [cell.strip().lower() for cell in header]
+    unknown = [c for c in columns if c not in INVENTORY_COLUMNS]
+    if "host" not in columns or unknown:
+        raise ConfigError(
+            f"{path}:{header_line}: the first row must name the columns, from "
+            f"{', '.join(INVENTORY_COLUMNS)} (host is required)"
+            + (f"; unknown: {', '.join(unknown)}" if unknown else "")
+        )
+    nodes: list[BaseNode] = []
+    for number, row in rows[1:]:
+        where = Location(str(path), number)
+        if len(row) > len(columns):
+            raise ConfigError(f"{where}: {len(row)} cells but {len(columns)} columns in the header")
+        cells = dict(zip(columns, (cell.strip() for cell in row), strict=False))
+        host = cells.get("host", "")
+        groups_text = cells.get("groups", "")
+        groups = [g for g in re.split(r"[;\s]+", groups_text) if g] or None
+        slots_text = cells.get("slots", "")
+        try:
+            slots = int(slots_text) if slots_text else None
+        except ValueError:
+            raise ConfigError(
+                f"{where}: slots must be a whole number, got {slots_text!r}"
+            ) from None
+        kind = MultiNode if any(c in host for c in "*?{") else BaseNode
+        try:
+            node = kind(host, name=cells.get("name", ""), slots=slots, groups=groups)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {str(exc).split(': ', 1)[-1]}") from None
+        node.declared_at = where
+        nodes.append(node)
+    return nodes

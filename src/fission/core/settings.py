@@ -52,6 +52,12 @@ def _not_negative(value: Any) -> str | None:
     return None if value >= 0 else "must be 0 or more"
 
 
+def _one_byte_head(value: Any) -> str | None:
+    # The head is the frame's flags byte: 1 is the only size that travels (the original's
+    # larger heads were not honoured consistently either).
+    return None if value == 1 else "must be 1: a block's head is one byte (3 flags, 5 user bits)"
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("USER", "pi", (str,), "user name on the servers", run_only=True),
     Setting("REMOTE_ROOT", "~/fission/", (str,), "working folder on the servers", run_only=True),
@@ -100,6 +106,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "CREDIT_BYTES", 16 * 1024 * 1024, (int,), "bytes in flight per pipe", check=_at_least_one
     ),
+    Setting("HEAD_SIZE", 1, (int,), "bytes of a block's head", check=_one_byte_head),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -146,6 +153,7 @@ class Settings:
                 if not setting.run_only:
                     raise ConfigError(message)
                 run_problems.append(message)
+        values["NODES"] = _with_inventories(values["NODES"], config_file, lines, run_problems)
         run_problems += _node_problems(values["NODES"], config_file, lines)
         return cls(
             values=values,
@@ -173,6 +181,29 @@ def _problem(setting: Setting, value: Any) -> str | None:
         wanted = " or ".join("None" if k is type(None) else k.__name__ for k in setting.kind)
         return f"must be {wanted}, got {type(value).__name__} {value!r}"
     return setting.check(value) if setting.check is not None else None
+
+
+def _with_inventories(
+    nodes: Any, config_file: str, lines: dict[str, int], problems: list[str]
+) -> Any:
+    """NODES with each CSV inventory path (a string ending in .csv) replaced by its nodes."""
+    from fission.core.nodes import read_inventory  # settings are read before nodes matter
+
+    if not isinstance(nodes, (list, tuple)):
+        return nodes
+    expanded: list[Any] = []
+    for entry in nodes:
+        if isinstance(entry, (str, Path)) and str(entry).lower().endswith(".csv"):
+            path = Path(entry).expanduser()
+            if not path.is_absolute():
+                path = Path(config_file).parent / path
+            try:
+                expanded.extend(read_inventory(path))
+            except ConfigError as exc:
+                problems.append(f"{Location(config_file, lines.get('NODES', 0))}: NODES: {exc}")
+        else:
+            expanded.append(entry)
+    return expanded
 
 
 def _node_problems(nodes: Any, config_file: str, lines: dict[str, int]) -> list[str]:

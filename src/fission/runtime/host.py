@@ -17,6 +17,13 @@ number their blocks 1, 2, 3, ... Nothing is dropped to catch up.
 Acknowledgements (DESIGN section 5): a sink acknowledges a round once ``run`` returned; any other
 job acknowledges input round ``r`` only when every output acknowledged sqn ``r``. So every block
 is held by some replay buffer until its effect has reached the sinks.
+
+Optional (ASYNC) inputs take no part in rounds: each round takes the oldest queued value, else
+the last one or the pipe's default; their blocks are acknowledged once taken or dropped. Lost
+sqns (gaps) are filled per the pipe's ``GAP_POLICY``. Heads: the flags byte of each input block
+is the block's head; outputs carry the OR of the round's corrupted and user bits, or, for a
+``HEAD`` job, what it set in ``self.head`` / ``self.out_heads``. Jobs with optional inputs or
+``HEAD`` take the general path; the plain path's fast loops only hand flagged blocks over to it.
 """
 
 from __future__ import annotations
@@ -37,7 +44,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fission.core.errors import FissionError, ProtocolError
-from fission.core.jobs import BaseJob
+from fission.core.head import Head
+from fission.core.jobs import BaseJob, ExecutableJob
+from fission.core.pipes import BasePipe
 from fission.runtime import endpoint, handshake
 from fission.runtime.control import ControlChannel
 from fission.runtime.framing import FLAG_CORRUPTED, FLAG_FINISHED, HEADER, Kind
@@ -61,6 +70,73 @@ YIELD_EVERY = 0.02
 YIELD_PAUSE = 0.0002
 #: A batch stops growing at this many bytes (the byte credit is checked per batch).
 BATCH_BYTES = 1024 * 1024
+#: Head bits an output inherits from the round's inputs (corrupted and the user bits).
+_PASSED_ON = FLAG_CORRUPTED | 0x1F
+#: Marks "no value" where None is a legitimate value.
+_NOTHING = object()
+
+
+class _Optional:
+    """The consumer's state of one optional input: its codec and the last value taken."""
+
+    __slots__ = ("buffer", "default", "link", "newest", "position", "store", "unpack", "value")
+
+    def __init__(self, position: int, link: InputLink, pipe: BasePipe) -> None:
+        self.position = position
+        self.link = link
+        self.unpack = pipe.decoder()
+        self.default = getattr(pipe, "OPTIONAL_DEFAULT", None)
+        self.store = bool(getattr(pipe, "OPTIONAL_STORE", True))
+        self.buffer = int(getattr(pipe, "OPTIONAL_BUFFER_SIZE", 0))
+        self.newest = getattr(pipe, "OPTIONAL_DELETE_MODE", "oldest") == "newest"
+        self.value: Any = _NOTHING
+
+    def trim(self) -> None:
+        """Keep at most ``buffer`` values queued (dropping per the delete mode), no SKIPs."""
+        queue_ = self.link.queue
+        if not queue_:
+            return
+        if any(item[1] != _DATA for item in queue_):
+            kept = [item for item in queue_ if item[1] == _DATA]
+            queue_.clear()
+            queue_.extend(kept)
+        if self.buffer:
+            while len(queue_) > self.buffer:
+                if self.newest:
+                    queue_.pop()
+                else:
+                    queue_.popleft()
+        self._acknowledge()
+
+    def take(self) -> tuple[Any, int]:
+        """The value for this round and its head flags."""
+        queue_ = self.link.queue
+        if queue_:
+            self.trim()
+        if queue_:
+            _sqn, _kind, flags, payload = queue_.popleft()
+            self._acknowledge()
+            try:
+                value = self.unpack(payload)
+            except Exception as exc:
+                raise JobFailed(
+                    f"decoding a block of optional pipe {self.link.pipe_id} failed: "
+                    f"{_describe(exc)}",
+                    _user_trace(exc),
+                ) from None
+            if self.store:
+                self.value = value
+            return value, flags
+        if self.value is not _NOTHING:
+            return self.value, 0
+        return self.default, 0
+
+    def _acknowledge(self) -> None:
+        # everything before the oldest block still queued is taken or dropped
+        link = self.link
+        done = (link.queue[0][0] - 1) if link.queue else link.next_sqn - 1
+        if done > link.ack_sent:
+            link.send_ack(done)
 
 
 @dataclass
@@ -142,6 +218,23 @@ class _Outputs:
             link.add(_DATA, sqn, payload, flags)
         return largest
 
+    def emit_each(self, sqn: int, result: Any, flags: list[int]) -> int:
+        """As :meth:`emit`, with one flags byte per output (a HEAD job's heads)."""
+        if result is not None and type(result) is not tuple:
+            result = (result,) * self.count
+        elif type(result) is tuple and len(result) != self.count:
+            return self.emit(sqn, result, 0)  # raises the usual ApiMisuse
+        largest = 0
+        for index, (link, pack) in enumerate(zip(self.links, self.packers, strict=True)):
+            value = None if result is None else result[index]
+            if value is None:
+                link.add(_SKIP, sqn, b"", flags[index])
+            else:
+                payload = pack(value)
+                largest = max(largest, len(payload))
+                link.add(_DATA, sqn, payload, flags[index])
+        return largest
+
 
 class JobHost:
     """Runs one job until its stream ends, it fails, or it is told to stop."""
@@ -151,17 +244,36 @@ class JobHost:
     ) -> None:
         self.job = job
         self.spec = spec
+        if isinstance(job, ExecutableJob):
+            from fission.runtime.executable import attach  # it builds on this module
+
+            attach(job)
         # On a server the job's stdout and stderr are pipes whose lines go to the client over
         # the control connection (there is no terminal to share there).
         self.relay = relay or []
+        self._relays: list[threading.Thread] = []
         self.secret = bytes.fromhex(spec.secret)
         self.inputs = [InputLink(p.id, p.block_count) for p in job.inputs]
+        # Optional (ASYNC) inputs take no part in rounds; the others are aligned by sqn.
+        self._optional = [
+            _Optional(position, link, pipe)
+            for position, (link, pipe) in enumerate(zip(self.inputs, job.inputs, strict=True))
+            if pipe.ASYNC
+        ]
+        for state in self._optional:
+            state.link.optional = True
+        self._sync_inputs = [link for link in self.inputs if not link.optional]
+        self._sync_pipes = [p for p in job.inputs if not p.ASYNC]
+        self._heads = bool(job.HEAD)
+        # The fast loops handle jobs without optional inputs and heads (nearly all of them).
+        self._plain = not self._optional and not self._heads
+        self._round_flags = 0
         self.outputs = [
             OutputLink(p.id, spec.window_blocks, spec.window_bytes) for p in job.outputs
         ]
         self._input_by_pipe = {link.pipe_id: link for link in self.inputs}
         self._output_by_pipe = {link.pipe_id: link for link in self.outputs}
-        self._unpackers = [p.decoder() for p in job.inputs]
+        self._unpackers = [p.decoder() for p in job.inputs if not p.ASYNC]
         self._emitter = _Outputs(job, self.outputs)
         # deque: append/popleft are atomic, and an empty check costs nothing on the hot loop
         self._handoff: deque[tuple[Any, ...]] = deque()
@@ -230,8 +342,26 @@ class JobHost:
             code = 1
         finally:
             self._stopping.set()
+            self._drain_relays()
             self._close_all()
         return code
+
+    def _drain_relays(self) -> None:
+        """Let the last lines the job printed reach the client before the connection closes:
+        replacing our stdout and stderr (the pipes' only write ends) ends the relay threads."""
+        if not self._relays:
+            return
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        with contextlib.suppress(OSError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            for fd in (1, 2):
+                os.dup2(devnull, fd)  # closes the pipe's write end; late writes go nowhere
+            os.close(devnull)
+        deadline = time.monotonic() + 1.0
+        for relay in self._relays:
+            relay.join(max(0.0, deadline - time.monotonic()))
 
     # == set-up ==============================================================================
     def _install_signals(self) -> None:
@@ -268,9 +398,11 @@ class JobHost:
         ):
             threading.Thread(target=target, name=name, daemon=True).start()
         for fd, stream in self.relay:
-            threading.Thread(
+            relay = threading.Thread(
                 target=self._relay_output, args=(fd, stream), name=f"relay-{stream}", daemon=True
-            ).start()
+            )
+            relay.start()
+            self._relays.append(relay)
         for link in self.outputs:
             threading.Thread(
                 target=self._connect_loop, args=(link,), name=f"out-{link.pipe_id}", daemon=True
@@ -279,7 +411,7 @@ class JobHost:
     def _run_setup(self) -> None:
         try:
             self.job.setup()
-        except HostStopped:
+        except (HostStopped, JobFailed):
             raise
         except (Exception, SystemExit) as exc:
             raise JobFailed(
@@ -518,7 +650,7 @@ class JobHost:
     # == the I/O thread =========================================================================
     def _loop(self) -> None:
         self.state = "RUNNING"
-        source = not self.inputs
+        source = not self._sync_inputs
         generator: Iterator[Any] | None = None
         if source and inspect.isgeneratorfunction(self.job.run):
             generator = self._call_user(self.job.run)
@@ -544,7 +676,9 @@ class JobHost:
             self._wait_for_io(0 if more else None)
         # everything delivered downstream: release the producers
         for link in self.inputs:
-            link.send_ack(self.round * link.block_count)
+            link.send_ack(
+                max(0, link.next_sqn - 1) if link.optional else self.round * link.block_count
+            )
             link.send_close()
 
     def _share_the_gil(self) -> None:
@@ -573,6 +707,8 @@ class JobHost:
                     link.on_readable()
                 except ProtocolError as exc:
                     sys.stderr.write(f"fission: {self.job.name}: {exc}; connection closed\n")
+                if link.optional:
+                    self._optional_state(link).trim()
                 if link.sock is None:  # the connection ended: forget its registration
                     self._sync_registration(link)
             else:
@@ -690,6 +826,8 @@ class JobHost:
         queued = 0
         job = self.job
         call = generator.__next__ if generator is not None else job.run
+        if not self._plain:
+            call = self._source_call(call)
         fast = self._fast_output()
         if fast is not None:
             out, append, header, pipe_id, pack = fast
@@ -764,7 +902,10 @@ class JobHost:
                     if self._gap_pending:  # first block after a live source's outage
                         flags |= FLAG_CORRUPTED
                         self._gap_pending = False
-                    queued += self._emit(fast, emit, sqn, value, flags)
+                    if self._heads:
+                        queued += self._emit_heads(sqn, value, flags)
+                    else:
+                        queued += self._emit(fast, emit, sqn, value, flags)
             if finishing:
                 self._end_stream(self.round)
                 return False
@@ -774,6 +915,59 @@ class JobHost:
                 # 30-40 us of latency per hop at p50 on 2 cores.
                 return True
         return True
+
+    def _source_call(self, call: Callable[[], Any]) -> Callable[[], Any]:
+        """A source's call with fresh heads (HEAD) or its optional inputs' values as arguments."""
+        job = self.job
+        outputs = len(self.outputs)
+        optional = self._optional
+        heads = self._heads
+
+        def wrapped() -> Any:
+            if heads:
+                job.in_heads = []
+                job.head = Head()
+                job.out_heads = [None] * outputs
+            if optional:
+                values = [state.take() for state in optional]
+                if heads:
+                    job.in_heads = [Head(flags) for _, flags in values]
+                    job.head = job.head_reduce()
+                return job.run(*(value for value, _ in values))
+            return call()
+
+        return wrapped
+
+    def _emit_heads(self, sqn: int, result: Any, round_flags: int) -> int:
+        """Queue a HEAD job's round: each output's head from ``out_heads`` or ``head``.
+
+        The same rule as :func:`fission.core.head.outgoing_flags`, inlined: user and corrupted
+        bits from what the job wrote (or the inputs' if it wrote None), the inputs' corrupted
+        bit always, finished on the last block, never reset.
+        """
+        job = self.job
+        extra = round_flags & (FLAG_CORRUPTED | FLAG_FINISHED)
+        head = job.head
+        default = (round_flags if head is None else int(head)) & _PASSED_ON
+        chosen = job.out_heads
+        count = len(self.outputs)
+        flags = [default | extra] * count
+        if chosen:
+            for index, written in enumerate(chosen[:count]):
+                if written is not None:
+                    flags[index] = (int(written) & _PASSED_ON) | extra
+        try:
+            return self._emitter.emit_each(sqn, result, flags)
+        except ApiMisuse as exc:
+            raise JobFailed(str(exc), "") from None
+        except Exception as exc:
+            raise JobFailed(self._pack_error(sqn, exc), _user_trace(exc)) from None
+
+    def _optional_state(self, link: InputLink) -> _Optional:
+        for state in self._optional:
+            if state.link is link:
+                return state
+        raise KeyError(link.pipe_id)
 
     def _byte_budget(self) -> int:
         """Bytes the next batch may hold: the smallest free byte credit, at most BATCH_BYTES."""
@@ -809,7 +1003,7 @@ class JobHost:
 
     def _fast_output(self) -> tuple[Any, ...] | None:
         """For a job with one open output: what the hot loop needs to append frames itself."""
-        if len(self.outputs) != 1 or self.outputs[0].closed:
+        if len(self.outputs) != 1 or self.outputs[0].closed or self._heads:
             return None
         if self._fast is None:  # the link, its batch list and codec never change: build once
             link = self.outputs[0]
@@ -899,7 +1093,7 @@ class JobHost:
     # == consuming ============================================================================
     def _process_rounds(self) -> bool:
         """Run every complete round the outputs have credit for; True if more may be ready."""
-        inputs = self.inputs
+        inputs = self._sync_inputs
         outputs = self.outputs
         if outputs and all(link.closed for link in outputs):
             self._end_stream(self.round)
@@ -926,8 +1120,10 @@ class JobHost:
             if budget <= 0:
                 return False
             byte_budget = self._byte_budget()
+        plain = self._plain
         if (
-            len(inputs) == 1
+            plain
+            and len(inputs) == 1
             and inputs[0].block_count == 1
             and len(outputs) <= 1
             and not self._slow
@@ -941,7 +1137,7 @@ class JobHost:
         run = job.run
         emit = self._emitter.emit
         fast = self._fast_output()
-        single = inputs[0] if len(inputs) == 1 and inputs[0].block_count == 1 else None
+        single = inputs[0] if plain and len(inputs) == 1 and inputs[0].block_count == 1 else None
         unpack = self._unpackers[0]
         clock = time.perf_counter
         started = 0.0
@@ -954,16 +1150,24 @@ class JobHost:
                         self._end_stream(self.round)
                     return False
                 sqn, kind, flags, payload = queue_[0]
-                if sqn != r or kind != _DATA:
-                    # nothing for this round: a None upstream (SKIP) or lost sqns (a gap)
-                    if sqn == r:
-                        queue_.popleft()
+                if sqn == r and kind == _DATA:
+                    queue_.popleft()
+                    single.last_payload = payload
+                elif sqn == r:  # a skipped round upstream (None): pass it on
+                    queue_.popleft()
                     self.round = r
-                    self._emit(fast, emit, r, None, 0)
+                    self._emit(fast, emit, r, None, flags & _PASSED_ON)
                     continue
-                queue_.popleft()
+                else:  # sqn r is lost (a gap): the pipe's policy decides
+                    payload = self._gap_payload(0, single)
+                    if payload is None:
+                        self.round = r
+                        self._emit(fast, emit, r, None, 0)
+                        continue
+                    flags = FLAG_CORRUPTED
                 if flags & FLAG_CORRUPTED:
                     self.flagged_blocks += 1
+                round_flags = flags & _PASSED_ON
                 try:
                     args: Any = (unpack(payload),)
                 except Exception as exc:
@@ -976,10 +1180,20 @@ class JobHost:
                 args = self._gather(r)
                 if args is False:
                     return False
+                round_flags = self._round_flags
                 if args is None:
                     self.round = r
-                    self._emit(fast, emit, r, None, 0)
+                    self._emit(fast, emit, r, None, round_flags & _PASSED_ON)
                     continue
+                if self._optional:
+                    for state in self._optional:
+                        value, _flags = state.take()
+                        args.insert(state.position, value)
+                        if self._heads:
+                            job.in_heads.insert(state.position, Head(_flags))
+                if self._heads:
+                    job.head = self._call_user(job.head_reduce)
+                    job.out_heads = [None] * len(outputs)
             slow = self._slow
             if slow:
                 started = clock()
@@ -1000,7 +1214,11 @@ class JobHost:
             if outputs:
                 if not self._armed and not slow:
                     self._started_batch()
-                queued += self._emit(fast, emit, r, result, FLAG_FINISHED if finishing else 0)
+                flags = round_flags | FLAG_FINISHED if finishing else round_flags
+                if self._heads:
+                    queued += self._emit_heads(r, result, flags)
+                else:
+                    queued += self._emit(fast, emit, r, result, flags)
                 if queued >= byte_budget:
                     return True
             if finishing:
@@ -1017,7 +1235,7 @@ class JobHost:
         """The most common shape at full speed: one input (BLOCK_COUNT 1), at most one output.
 
         Same contract as :meth:`_process_rounds`; returns None when the next frame needs the
-        general path (a SKIP, a gap).
+        general path (a SKIP, a gap, a block with head bits).
         """
         queue_ = link.queue
         popleft = queue_.popleft
@@ -1030,68 +1248,93 @@ class JobHost:
             batch = out.batch
         queued = 0
         r = self.round
-        for _ in range(budget):
-            if not queue_:
-                if link.eos is not None and link.eos <= r:
+        taken = None
+        try:
+            for _ in range(budget):
+                if not queue_:
+                    if link.eos is not None and link.eos <= r:
+                        self._end_stream(r)
+                    return False
+                item = popleft()
+                sqn, kind, flags, payload = item
+                if sqn != r + 1 or kind != _DATA or flags:
+                    queue_.appendleft(item)
+                    return None
+                r = sqn
+                taken = item
+                try:
+                    value = unpack(payload)
+                except (Exception, SystemExit) as exc:
+                    raise JobFailed(
+                        f"{job.name}: decoding a block of pipe {link.pipe_id} failed: "
+                        f"{_describe(exc)}",
+                        _user_trace(exc),
+                    ) from None
+                self._in_user_code = True
+                try:
+                    result = run(value)
+                except (HostStopped, JobFailed):
+                    raise
+                except (Exception, SystemExit) as exc:
+                    raise JobFailed(
+                        f"{job.name}.run() raised {type(exc).__name__} in round {r}: {exc}",
+                        _user_trace(exc),
+                    ) from None
+                finally:
+                    self._in_user_code = False
+                self.round = r
+                if fast is not None:
+                    if not self._armed:
+                        self._started_batch()
+                    if (
+                        result is not None
+                        and type(result) is not tuple
+                        and not job._finish_requested
+                    ):
+                        try:
+                            payload = pack(result)
+                        except Exception as exc:
+                            raise JobFailed(self._pack_error(r, exc), _user_trace(exc)) from None
+                        if not batch:
+                            out.batch_first = r
+                        append(header(_DATA, 0, pipe_id, r, len(payload)))
+                        append(payload)
+                        out.last_sqn = r
+                        queued += len(payload)
+                        if queued >= byte_budget or self._flush_due or self._slow:
+                            return True
+                        continue
+                    flags = FLAG_FINISHED if job._finish_requested else 0
+                    queued += self._emit(fast, self._emitter.emit, r, result, flags)
+                if job._finish_requested:
                     self._end_stream(r)
-                return False
-            item = popleft()
-            sqn, kind, flags, payload = item
-            if sqn != r + 1 or kind != _DATA:
-                queue_.appendleft(item)
-                return None
-            if flags & FLAG_CORRUPTED:
-                self.flagged_blocks += 1
-            r = sqn
-            try:
-                value = unpack(payload)
-            except (Exception, SystemExit) as exc:
-                raise JobFailed(
-                    f"{job.name}: decoding a block of pipe {link.pipe_id} failed: {_describe(exc)}",
-                    _user_trace(exc),
-                ) from None
-            self._in_user_code = True
-            try:
-                result = run(value)
-            except (HostStopped, JobFailed):
-                raise
-            except (Exception, SystemExit) as exc:
-                raise JobFailed(
-                    f"{job.name}.run() raised {type(exc).__name__} in round {r}: {exc}",
-                    _user_trace(exc),
-                ) from None
-            finally:
-                self._in_user_code = False
-            self.round = r
-            if fast is not None:
-                if not self._armed:
-                    self._started_batch()
-                if result is not None and type(result) is not tuple and not job._finish_requested:
-                    try:
-                        payload = pack(result)
-                    except Exception as exc:
-                        raise JobFailed(self._pack_error(r, exc), _user_trace(exc)) from None
-                    if not batch:
-                        out.batch_first = r
-                    append(header(_DATA, 0, pipe_id, r, len(payload)))
-                    append(payload)
-                    out.last_sqn = r
-                    queued += len(payload)
-                    if queued >= byte_budget or self._flush_due or self._slow:
-                        return True
-                    continue
-                flags = FLAG_FINISHED if job._finish_requested else 0
-                queued += self._emit(fast, self._emitter.emit, r, result, flags)
-            if job._finish_requested:
-                self._end_stream(r)
-                return False
-            if self._flush_due or self._slow or queued >= byte_budget > 0:
-                return True
-        return True
+                    return False
+                if self._flush_due or self._slow or queued >= byte_budget > 0:
+                    return True
+            return True
+        finally:
+            if taken is not None:  # the last block taken: what the "previous" gap policy repeats
+                link.last_payload = taken[3]
+
+    def _gap_payload(self, index: int, link: InputLink) -> bytes | None:
+        """The stand-in for a lost block of sync input ``index``, or None to skip it."""
+        pipe = self._sync_pipes[index]
+        policy = pipe.GAP_POLICY
+        if policy == "dummy":
+            dummy = pipe.dummy_payload()
+            return dummy if dummy is not None else link.last_payload
+        if policy == "previous":
+            return link.last_payload
+        return None
 
     def _gather(self, r: int) -> list[Any] | bool | None:
-        """Arguments of round ``r``; None if no input carries data; False if not complete."""
-        for link in self.inputs:
+        """Arguments of round ``r``; None if no input carries data; False if not complete.
+
+        Also sets ``self._round_flags`` (OR of the blocks' heads) and, for a HEAD job,
+        ``job.in_heads``. Lost sqns are filled per the pipe's gap policy.
+        """
+        inputs = self._sync_inputs
+        for link in inputs:
             high = r * link.block_count
             queue_ = link.queue
             if queue_ and queue_[-1][0] >= high:
@@ -1103,34 +1346,94 @@ class JobHost:
                 continue  # the last, partial round of a stream that ended
             return False
         args: list[Any] = []
+        heads: list[Any] = []
         any_data = False
-        for link, unpack in zip(self.inputs, self._unpackers, strict=True):
+        round_flags = 0
+        want_heads = self._heads
+        for index, (link, unpack) in enumerate(zip(inputs, self._unpackers, strict=True)):
             count = link.block_count
+            queue_ = link.queue
+            if count == 1 and queue_ and queue_[0][0] == r:  # the usual case: its block is here
+                _sqn, kind, flags, payload = queue_.popleft()
+                round_flags |= flags
+                if flags & FLAG_CORRUPTED:
+                    self.flagged_blocks += 1
+                if kind == _DATA:
+                    link.last_payload = payload
+                    any_data = True
+                    args.append(_decode(unpack, payload, link.pipe_id, self.job))
+                else:
+                    args.append(None)
+                if want_heads:
+                    heads.append(Head(flags) if kind == _DATA else Head())
+                continue
             low = (r - 1) * count + 1
             high = r * count
             queue_ = link.queue
             values: list[Any] = []
+            value_heads: list[Head] = []
+            expected = low
             while queue_ and queue_[0][0] <= high:
                 sqn, kind, flags, payload = queue_.popleft()
+                if sqn < low:
+                    continue
+                while expected < sqn:  # lost sqns inside the round
+                    round_flags |= self._fill(index, link, unpack, values, value_heads)
+                    expected += 1
+                expected = sqn + 1
+                round_flags |= flags
                 if flags & FLAG_CORRUPTED:
                     self.flagged_blocks += 1
-                if sqn >= low and kind == _DATA:
+                if kind == _DATA:
+                    link.last_payload = payload
                     values.append(_decode(unpack, payload, link.pipe_id, self.job))
+                    if want_heads:
+                        value_heads.append(Head(flags))
+            if queue_:  # later blocks are here, so the rest of this round was lost
+                while expected <= high:
+                    round_flags |= self._fill(index, link, unpack, values, value_heads)
+                    expected += 1
             if values:
                 any_data = True
             if count == 1:
                 args.append(values[0] if values else None)
+                if want_heads:
+                    heads.append(value_heads[0] if value_heads else Head())
             else:
                 args.append(values)
+                if want_heads:
+                    heads.append(value_heads)
+        self._round_flags = round_flags & _PASSED_ON
+        if want_heads:
+            self.job.in_heads = heads
         return args if any_data else None
+
+    def _fill(
+        self,
+        index: int,
+        link: InputLink,
+        unpack: Callable[[bytes], Any],
+        values: list[Any],
+        heads: list[Head],
+    ) -> int:
+        """Fill one lost block per the gap policy; returns the flags it adds to the round."""
+        payload = self._gap_payload(index, link)
+        if payload is None:
+            return 0
+        self.flagged_blocks += 1
+        values.append(_decode(unpack, payload, link.pipe_id, self.job))
+        if self._heads:
+            heads.append(Head(FLAG_CORRUPTED))
+        return FLAG_CORRUPTED
 
     def _acknowledge_inputs(self, everything: bool = True) -> None:
         """Acknowledge upstream every round whose effect is safe downstream (DESIGN section 5).
 
         Unless ``everything``, only in steps of ``_ack_step`` rounds: each acknowledgement wakes
-        the producer, and credit windows are far larger than the step.
+        the producer, and credit windows are far larger than the step. Optional inputs are
+        acknowledged as their values are taken.
         """
-        if not self.inputs:
+        if not self._sync_inputs:
             return
         if self.outputs:
             done = min((self.round if link.closed else link.acked) for link in self.outputs)
@@ -1139,7 +1442,7 @@ class JobHost:
             everything = True  # a sink's effects happen in run(): acknowledge them at once
         if done > self._acked_round and (everything or done - self._acked_round >= self._ack_step):
             self._acked_round = done
-            for link in self.inputs:
+            for link in self._sync_inputs:
                 link.send_ack(done * link.block_count)
 
     def _end_stream(self, last: int) -> None:

@@ -286,6 +286,10 @@ class InputLink:
         self.pauses: list[tuple[float, float]] = []
         self._last_arrival = 0.0
         self._pause_floor = PAUSE_FLOOR
+        #: An optional (ASYNC) pipe: blocks are taken as they come, not by round.
+        self.optional = False
+        #: Payload of the last DATA block taken (the "previous" gap policy repeats it).
+        self.last_payload: bytes | None = None
 
     def attach(self, sock: socket.socket, producer_acked: int, peer: str) -> None:
         if self.sock is not None:

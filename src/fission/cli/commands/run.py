@@ -33,6 +33,7 @@ from fission.core.dependencies import dependencies_of, outside_modules
 from fission.core.errors import ConfigError, FissionError
 from fission.core.loader import load_network
 from fission.core.network import Network
+from fission.core.nodes import MultiNode, expand_nodes
 
 HELP = "Run the network on the servers in NODES (Ray), with failover."
 SCOPE = "network"
@@ -139,9 +140,13 @@ def run_network(
         ray_address = f"{settings.CLIENT_IP}:{RAY_PORT}"
     try:
         connect(str(ray_address), project_dir, shipped_modules(network))
-        names = [node.host for node in settings.NODES]
+        patterns = [node for node in settings.NODES if isinstance(node, MultiNode)]
+        names = [node.host for node in settings.NODES if not isinstance(node, MultiNode)]
         joined = wait_for_servers(
-            names, wait_seconds, lambda line: click.echo(f"fission: {line}", err=True)
+            names,
+            wait_seconds,
+            lambda line: click.echo(f"fission: {line}", err=True),
+            wanted=lambda name: any(node.matches(name) for node in patterns),
         )
         missing = [name for name in names if name not in joined]
         if missing:
@@ -150,7 +155,9 @@ def run_network(
                 f"each, run: fission server --client {settings.CLIENT_IP} --address <its address> "
                 f"(with the project's .fission/token in ~/.fission/token)"
             )
-        servers = {node.host: Server.from_node(node) for node in settings.NODES}
+        servers = {
+            node.host: Server.from_node(node) for node in expand_nodes(settings.NODES, joined)
+        }
         for server in servers.values():
             server.alive = True
         servers[CLIENT] = Server(CLIENT, slots=1000, groups=["LOCAL"], alive=True)
@@ -165,6 +172,10 @@ def run_network(
             heartbeat=settings.HEARTBEAT_PERIOD,
             misses=settings.HEARTBEAT_MISSES,
         )
+        if settings.PRE_COPY:
+            # every server receives the project now, in an idle actor the first job placed
+            # there will use, instead of when a job first lands on it
+            backend.prepare_spares([node.host for node in settings.NODES])
         run_folder = (folder or project_dir / network.name / "run").resolve()
         detection = settings.HEARTBEAT_PERIOD * settings.HEARTBEAT_MISSES
         supervisor = Simulation(

@@ -1,0 +1,253 @@
+"""Executable jobs under `simulate`, with real programs: a C filter compiled here (named pipes),
+a Python program given descriptor numbers (MARVELO style), a shell-script source, and programs
+that fail in the ways programs do."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import textwrap
+
+import pytest
+
+SCALE_C = r"""
+#include <stdio.h>
+#include <stdint.h>
+#include <string.h>
+
+/* scale -f FACTOR -i IN -o OUT: multiplies little-endian int64 blocks by FACTOR */
+int main(int argc, char **argv) {
+    const char *in = 0, *out = 0;
+    long factor = 1;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "-i")) in = argv[i + 1];
+        else if (!strcmp(argv[i], "-o")) out = argv[i + 1];
+        else if (!strcmp(argv[i], "-f")) sscanf(argv[i + 1], "%ld", &factor);
+    }
+    FILE *src = fopen(in, "rb"), *dst = fopen(out, "wb");
+    if (!src || !dst) { perror("scale: open"); return 2; }
+    int64_t value;
+    while (fread(&value, sizeof value, 1, src) == 1) {
+        value *= factor;
+        fwrite(&value, sizeof value, 1, dst);
+        fflush(dst);
+    }
+    return 0;
+}
+"""
+
+PIPES = """
+import struct
+
+from fission.core.pipes import BytesPipe
+
+
+class Int64Pipe(BytesPipe):
+    BLOCK_SIZE = 8
+
+    def pack(self, value):
+        return struct.pack("<q", value)
+
+    def unpack(self, data):
+        return struct.unpack("<q", data)[0]
+"""
+
+JOBS = """
+from fission.core.jobs import ExecutableJob, LocalJob, PythonJob
+
+
+class Numbers(PythonJob):
+    def __init__(self, count, **kwargs):
+        super().__init__(**kwargs)
+        self.count = count
+
+    def run(self):
+        yield from range(1, self.count + 1)
+
+
+class Scale(ExecutableJob):
+    EXECUTABLE = "scale"
+    PARAMETERS = "-f 3"
+    DEPENDENCIES = "bin"
+
+
+class Show(LocalJob, PythonJob):
+    def run(self, *values):
+        print("got", *values)
+"""
+
+
+def _compile_scale(root) -> None:
+    gcc = shutil.which("gcc") or shutil.which("cc")
+    assert gcc, "these tests build a C program: install gcc (apt-get install gcc)"
+    (root / "bin").mkdir()
+    (root / "scale.c").write_text(SCALE_C)
+    subprocess.run(
+        [gcc, "-O2", "-o", str(root / "bin" / "scale"), str(root / "scale.c")], check=True
+    )
+
+
+def _got(stdout: str) -> list[str]:
+    return [line.split("got ", 1)[1] for line in stdout.splitlines() if "got " in line]
+
+
+def test_a_c_program_in_the_middle_of_a_chain(project):
+    _compile_scale(project.root)
+    project.network(
+        "exe",
+        jobs=JOBS,
+        pipes=PIPES,
+        config="""
+        from exe.jobs.jobs import Numbers, Scale, Show
+        from exe.pipes.pipes import Int64Pipe
+
+        JOBS = [
+            Numbers(200, outputs=[Int64Pipe(1)]),
+            Scale(inputs=[Int64Pipe(1)], outputs=[Int64Pipe(2)]),
+            Show(inputs=[Int64Pipe(2)]),
+        ]
+        """,
+    )
+    result = project.manage("exe", "simulate", "--debug-window")
+    assert result.returncode == 0, result.stderr
+    assert _got(result.stdout) == [str(3 * n) for n in range(1, 201)]
+
+
+SUM_PY = """
+import argparse, json, os
+
+parser = argparse.ArgumentParser()
+parser.add_argument("-i", action="append", type=int)
+parser.add_argument("-o", action="append", type=int)
+args = parser.parse_args()
+inputs = [os.fdopen(fd, "r") for fd in args.i]
+output = os.fdopen(args.o[0], "w")
+for lines in zip(*inputs):
+    output.write(json.dumps(sum(json.loads(line) for line in lines)) + "\\n")
+    output.flush()
+"""
+
+
+def test_a_dynamic_marvelo_job_sums_two_inputs_given_descriptor_numbers(project):
+    tools = project.root / "tools"
+    tools.mkdir()
+    (tools / "sum.py").write_text(SUM_PY)
+    project.network(
+        "exe",
+        jobs=JOBS,
+        config="""
+        from fission.core.jobs import DynamicMARVELOJob
+        from fission.core.pipes import JSONPipe
+        from exe.jobs.jobs import Numbers, Show
+
+        JOBS = [
+            Numbers(50, outputs=[JSONPipe(1)]),
+            Numbers(50, outputs=[JSONPipe(2)]),
+            DynamicMARVELOJob(
+                executable="python3 sum.py",
+                dependencies="tools",
+                inputs=[JSONPipe(1), JSONPipe(2)],
+                outputs=[JSONPipe(3)],
+            ),
+            Show(inputs=[JSONPipe(3)]),
+        ]
+        """,
+    )
+    result = project.manage("exe", "simulate", "--debug-window")
+    assert result.returncode == 0, result.stderr
+    assert _got(result.stdout) == [str(2 * n) for n in range(1, 51)]
+
+
+def test_a_shell_script_source_ends_the_stream_when_it_exits(project):
+    tools = project.root / "tools"
+    tools.mkdir()
+    script = tools / "count.sh"
+    script.write_text(
+        textwrap.dedent(
+            """\
+            #!/bin/sh
+            # count.sh -o PATH: three JSON lines, then done
+            [ "$1" = "-o" ] || { echo "usage: count.sh -o PATH" >&2; exit 2; }
+            for word in '"one"' '"two"' '"three"'; do echo "$word"; done > "$2"
+            """
+        )
+    )
+    script.chmod(0o755)
+    project.network(
+        "exe",
+        jobs=JOBS
+        + """
+class Count(ExecutableJob):
+    EXECUTABLE = "count.sh"
+    DEPENDENCIES = ["tools"]
+""",
+        config="""
+        from fission.core.pipes import JSONPipe
+        from exe.jobs.jobs import Count, Show
+
+        JOBS = [Count(outputs=[JSONPipe(1)]), Show(inputs=[JSONPipe(1)])]
+        """,
+    )
+    result = project.manage("exe", "simulate", "--debug-window")
+    assert result.returncode == 0, result.stderr
+    assert _got(result.stdout) == ["one", "two", "three"]
+
+
+@pytest.mark.parametrize(
+    ("program", "expected"),
+    [
+        (
+            "python3 -c \"import sys; sys.stderr.write('bad input\\\\n'); sys.exit(3)\"",
+            "the program 'python3' exited with status 3",
+        ),
+        ("./no-such-program", "cannot start './no-such-program': not found"),
+    ],
+    ids=["exits-with-an-error", "missing"],
+)
+def test_a_failing_program_fails_its_job_with_its_stderr(project, program, expected):
+    project.network(
+        "exe",
+        jobs=JOBS,
+        pipes=PIPES,
+        config=f"""
+        from fission.core.jobs import DynamicExecutableJob
+        from exe.jobs.jobs import Numbers, Show
+        from exe.pipes.pipes import Int64Pipe
+
+        JOBS = [
+            Numbers(5, outputs=[Int64Pipe(1)]),
+            DynamicExecutableJob(
+                executable={program!r}, inputs=[Int64Pipe(1)], outputs=[Int64Pipe(2)]
+            ),
+            Show(inputs=[Int64Pipe(2)]),
+        ]
+        """,
+    )
+    result = project.manage("exe", "simulate")
+    assert result.returncode == 1
+    assert "job DynamicExecutableJob 2 failed" in result.stderr
+    assert expected in result.stderr
+    if "status 3" in expected:
+        assert "bad input" in result.stderr  # the tail of its stderr comes with the report
+    assert "Traceback" not in result.stderr.split("failed", 1)[1].split("\n")[0]
+
+
+def test_an_executable_job_without_a_program_is_a_config_error(project):
+    project.network(
+        "exe",
+        jobs=JOBS + "\n\nclass Nothing(ExecutableJob):\n    pass\n",
+        pipes=PIPES,
+        config="""
+        from exe.jobs.jobs import Nothing, Numbers, Show
+        from exe.pipes.pipes import Int64Pipe
+
+        JOBS = [
+            Numbers(5, outputs=[Int64Pipe(1)]),
+            Nothing(inputs=[Int64Pipe(1)], outputs=[Int64Pipe(2)]),
+            Show(inputs=[Int64Pipe(2)]),
+        ]
+        """,
+    )
+    result = project.manage("exe", "simulate")
+    assert result.returncode != 0
+    assert "config.py:7: Nothing 2 has no EXECUTABLE" in result.stderr
