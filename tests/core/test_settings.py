@@ -77,7 +77,6 @@ def test_typos_and_unlisted_jobs_are_warned_about(load):
         + """
 DEBUG_WINDOWS = True
 spare = Source(outputs=[PicklePipe(9)])
-XML_FILE = "topology.xml"
 """
     )
     assert any(
@@ -85,7 +84,6 @@ XML_FILE = "topology.xml"
         for w in network.settings.warnings
     )
     assert any("Source is created but not listed in JOBS" in w for w in network.warnings)
-    assert any("XML_FILE is not supported yet" in w for w in network.warnings)
 
 
 def test_missing_jobs(load):

@@ -19,6 +19,7 @@ from fission.core.dependencies import check_folders
 from fission.core.errors import ConfigError, FissionError, ProjectError
 from fission.core.network import Network
 from fission.core.settings import Settings
+from fission.core.xmltopology import import_topology
 
 __all__ = ["load_config_module", "load_network", "network_dir"]
 
@@ -97,13 +98,18 @@ def load_network(project_dir: Path, network: str) -> Network:
     project_dir = project_dir.resolve()
     module, declared = load_config_module(project_dir, network)
     settings = Settings.from_module(module)
+    folder = project_dir / network
+    # XML_FILE's jobs come after JOBS (so ids of JOBS do not depend on the XML), and its
+    # servers join NODES.
+    jobs, settings, xml_warnings = import_topology(settings, folder, project_dir)
     built = Network.build(
         network,
-        settings.JOBS,
+        jobs,
         settings,
         declared_jobs=declared,  # type: ignore[arg-type]
-        network_dir=project_dir / network,
+        network_dir=folder,
     )
+    built.warnings.extend(xml_warnings)
     for job in built.jobs:
         check_folders(job, project_dir)
     return built

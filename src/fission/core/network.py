@@ -167,14 +167,6 @@ class Network:
             f"{job.declared_at}: {type(job).__name__} is created but not listed in JOBS (ignored)"
             for job in unlisted
         ]
-        if settings.XML_FILE is not None:
-            where = Location(
-                settings.config_file, assignment_lines(settings.config_file).get("XML_FILE", 0)
-            )
-            network.warnings.append(
-                f"{where}: XML_FILE is not supported yet (MARVELO XML import is planned); "
-                f"{settings.XML_FILE!r} is ignored"
-            )
         return network
 
 

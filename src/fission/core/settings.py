@@ -71,6 +71,7 @@ SETTINGS: tuple[Setting, ...] = (
         "PRE_COPY", False, (bool,), "ship every job's files to every server at start", run_only=True
     ),
     Setting("XML_FILE", None, (str, type(None)), "MARVELO XML topology to import"),
+    Setting("XML_ARGS", {}, (dict,), "tag and attribute names of the XML_FILE format"),
     Setting(
         "HEARTBEAT_PERIOD",
         0.5,
@@ -134,6 +135,9 @@ class Settings:
         for setting in SETTINGS:
             where = str(Location(config_file, lines.get(setting.name, 0)))
             if not hasattr(module, setting.name):
+                if setting.name == "JOBS" and getattr(module, "XML_FILE", None) is not None:
+                    values["JOBS"] = []  # the XML_FILE may hold every job
+                    continue
                 if setting.name == "JOBS":
                     raise ConfigError(
                         f"{Location(config_file, 0)}: defines no JOBS; add JOBS = [...] with "
