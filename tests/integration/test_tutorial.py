@@ -60,6 +60,7 @@ def test_tutorial_runs_and_stops_cleanly(project, reap, sig):
         "5",
         "FISSION.log",
         "info.txt",
+        "summary.json",
     ]
     info = (run / "info.txt").read_text()
     for number, kind in [
