@@ -81,6 +81,7 @@ class JobRecord:
     server: str = "local"
     hints: dict[int, int] = field(default_factory=dict)  # resume hints for the next start
     counts_as_restart: bool = True  # False when the job only moves off a dead server
+    last_seen: float = 0.0  # when its job host last reported (monotonic), for liveness
 
     @property
     def alive(self) -> bool:
@@ -126,6 +127,8 @@ class Simulation:
         self._wake_r: socket.socket | None = None
         self._old_handlers: dict[int, Any] = {}
         self.started_at = 0.0
+        # called once per turn of the loop (the directory, the live view, the status socket)
+        self.watchers: list[Callable[[Simulation], None]] = []
 
     # == lifecycle =============================================================================
     def run(self) -> int:
@@ -234,6 +237,8 @@ class Simulation:
     # == the loop ===============================================================================
     def _loop(self) -> None:
         while True:
+            for watch in self.watchers:
+                watch(self)
             now = time.monotonic()
             if self.fence_after and now - self._last_heartbeat > min(1.0, self.fence_after / 3):
                 self._last_heartbeat = now
@@ -360,6 +365,7 @@ class Simulation:
         kind = message["type"]
         if message.get("epoch") != record.epoch:
             return
+        record.last_seen = time.monotonic()
         if kind == "ready":
             record.endpoint = str(message["endpoint"])
             record.state = "RUNNING"

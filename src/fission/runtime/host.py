@@ -488,7 +488,9 @@ class JobHost:
         self._report("state", state=state, **fields, **self.statistics())
 
     def statistics(self) -> dict[str, Any]:
+        # Counters the links keep anyway, read once a second: nothing here costs per block.
         return {
+            "t": time.monotonic(),  # rates come from two reports of the same instance
             "round": self.round,
             "flagged": self.flagged_blocks,
             "inputs": {
@@ -505,6 +507,7 @@ class JobHost:
                 str(link.pipe_id): {
                     "last": link.last_sqn,
                     "acked": link.acked,
+                    "unacked_bytes": link.unacked_bytes,
                     "connected": link.sock is not None,
                     "closed": link.closed,
                 }

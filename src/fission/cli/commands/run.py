@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from fission.cli.base import CommandContext, show_warnings
+from fission.cli.viewoptions import view_mode, view_options
 from fission.client.cluster import (
     RAY_PORT,
     cluster_token,
@@ -25,6 +26,7 @@ from fission.client.cluster import (
     stop_head,
     wait_for_servers,
 )
+from fission.client.monitor import supervise
 from fission.client.placement import CLIENT, Placer, Server
 from fission.client.secret import project_secret
 from fission.client.supervisor import Simulation
@@ -70,6 +72,7 @@ def check_for_run(network: Network) -> None:
     help="Run folder on this machine (default: <network>/run/).",
 )
 @click.option("--client-ip", default=None, help="Use this address instead of CLIENT_IP.")
+@view_options
 @click.pass_obj
 def app(
     context: CommandContext,
@@ -77,6 +80,8 @@ def app(
     wait_seconds: float,
     folder: Path | None,
     client_ip: str | None,
+    view: str,
+    quiet: bool,
 ) -> int:
     # Ray reads its token settings when it is imported: set them first.
     token = cluster_token(context.project_dir)
@@ -94,7 +99,9 @@ def app(
         network.settings.values["CLIENT_IP"] = client_ip
     show_warnings(network)
     check_for_run(network)
-    return run_network(context.project_dir, network, ray_address, wait_seconds, folder)
+    return run_network(
+        context.project_dir, network, ray_address, wait_seconds, folder, view_mode(view, quiet)
+    )
 
 
 def run_network(
@@ -103,6 +110,7 @@ def run_network(
     ray_address: str | None,
     wait_seconds: float,
     folder: Path | None,
+    view: str = "auto",
 ) -> int:
     """Start (or join) the cluster, wait for the servers, run the network; the exit code."""
     from fission.backends.ray import RayBackend
@@ -152,7 +160,7 @@ def run_network(
             placer=placer,
             fence_after=max(3.0, 4 * detection),
         )
-        return supervisor.run()
+        return supervise(supervisor, view)
     finally:
         import ray
 
