@@ -137,11 +137,11 @@ def render(
         return result
 
     # rows: the header, servers, events and 3 lines of output come first; jobs and pipes share
-    # what is left (3 rows of each table are its title, heading and rule); the output pane
-    # takes the rest
+    # what is left (3 rows of each table are its title, heading and rule, and one may say how
+    # many rows did not fit); the output pane takes the rest
     fixed = 1 + (len(servers) + 3) + (len(events) + 1 if events else 0)
     fixed += 5 if output is not None else 0
-    share = max(4, height - fixed - 6)
+    share = max(4, height - fixed - 8)
     job_rows = min(len(jobs), max(2, share * len(jobs) // max(1, len(jobs) + len(pipes))))
     pipe_rows = min(len(pipes), max(2, share - job_rows))
 
