@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from rich.console import Console
 
 from fission.client.liveview import OutputPane, render, summary_line
@@ -61,8 +63,9 @@ def document(jobs: int = 30) -> dict:
 
 
 def shown(renderable, height: int) -> list[str]:
-    console = Console(width=100, height=height, record=True, file=open("/dev/null", "w"))
-    console.print(renderable)
+    with open(os.devnull, "w") as nowhere:
+        console = Console(width=100, height=height, record=True, file=nowhere)
+        console.print(renderable)
     return console.export_text().splitlines()
 
 
