@@ -221,13 +221,15 @@ class LiveView:
         self._last: dict[str, Any] | None = None
 
     def status(self, text: str) -> None:
-        """One of FISSION's own lines: above the live display, else on stderr as always."""
-        if self._live is not None and _isatty(self.errors):
+        """One of FISSION's own lines: above the live display, and on stderr as always unless
+        stderr is that same terminal (a program reading stderr, as ``emulate`` does, gets it)."""
+        if self._live is not None:
             from rich.text import Text
 
             self._live.console.print(Text(text))
-        else:
-            print(text, file=self.errors, flush=True)
+            if _isatty(self.errors):
+                return
+        print(text, file=self.errors, flush=True)
 
     def show(self, document: dict[str, Any]) -> None:
         self._last = document
