@@ -9,13 +9,16 @@ to /dev/null:
 * ``off``: ``--quiet`` (the baseline; the status socket is still served);
 * ``plain``: ``--view plain``, one summary line a second (what a pipe or a log file gets);
 * ``terminal``: ``--view terminal``, the full rich display redrawn twice a second, as on a
-  terminal (forced, since stdout is not one).
+  terminal (forced, since stdout is not one);
+* ``none`` (only with ``--baseline-src DIR``): FISSION from another source tree, e.g. the commit
+  before the live view existed (``git archive <commit> src | tar -x -C DIR``), to show that the
+  directory and the status socket, which ``off`` still has, cost nothing either.
 
 The sink measures between its first and last block. Prints one JSON document with the medians
 of ``--reps`` repetitions and, per repetition, each mode's throughput over the ``off`` run of
 the same repetition.
 
-Usage: python bench/liveview_overhead.py [--reps 5] [--items 1000000]
+Usage: python bench/liveview_overhead.py [--reps 5] [--items 1000000] [--baseline-src DIR/src]
 """
 
 from __future__ import annotations
@@ -81,16 +84,21 @@ JOBS = [
 MODES = {"off": ["--quiet"], "plain": ["--view", "plain"], "terminal": ["--view", "terminal"]}
 
 
-def run_chain(project: Path, mode: str, items: int) -> float:
+def run_chain(project: Path, mode: str, items: int, baseline_src: str | None) -> float:
     """One simulate run in ``mode``; the sink's items/s."""
+    env = dict(os.environ)
+    if mode == "none":
+        assert baseline_src is not None
+        env["PYTHONPATH"] = baseline_src
     with open(os.devnull, "w") as nowhere:
         proc = subprocess.run(
-            [sys.executable, "manage.py", "chain", "simulate", *MODES[mode]],
+            [sys.executable, "manage.py", "chain", "simulate", *MODES.get(mode, [])],
             cwd=project,
             stdout=nowhere,
             stderr=subprocess.PIPE,
             text=True,
             timeout=600,
+            env=env,
         )
     if proc.returncode != 0:
         raise RuntimeError(f"simulate ({mode}) failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
@@ -103,16 +111,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--items", type=int, default=1_000_000)
+    parser.add_argument("--baseline-src", default=None, help="another FISSION's src folder")
     args = parser.parse_args()
     project = make_project("chain", JOBS, CONFIG.format(items=args.items))
-    order = list(MODES)
+    order = list(MODES) + (["none"] if args.baseline_src else [])
     reps = []
     for rep in range(args.reps):
         rotated = order[rep % len(order) :] + order[: rep % len(order)]
-        rates = {mode: run_chain(project, mode, args.items) for mode in rotated}
-        row = {f"{mode}_per_s": rates[mode] for mode in order}
+        rates = {mode: run_chain(project, mode, args.items, args.baseline_src) for mode in rotated}
+        row: dict = {f"{mode}_per_s": rates[mode] for mode in order}
         row["plain_ratio"] = rates["plain"] / rates["off"]
         row["terminal_ratio"] = rates["terminal"] / rates["off"]
+        if "none" in rates:
+            row["off_vs_none_ratio"] = rates["off"] / rates["none"]
         row["order"] = rotated
         reps.append(row)
         print(json.dumps(row), file=sys.stderr)
@@ -123,6 +134,7 @@ def main() -> None:
             f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
         ),
         "items": args.items,
+        "baseline_src": args.baseline_src,
         "repetitions": reps,
         "median": {key: median([r[key] for r in reps]) for key in numeric},
         "min": {key: min(r[key] for r in reps) for key in numeric},

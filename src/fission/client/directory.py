@@ -1,7 +1,7 @@
 """The directory: what runs where, in which state, and how data flows, as frozen snapshots.
 
 The supervisor owns the live state (its job records, placement and the progress each job host
-reports about once a second); :class:`Directory` turns it into a :class:`Snapshot` on request.
+reports twice a second); :class:`Directory` turns it into a :class:`Snapshot` on request.
 Snapshots are what the live terminal view renders, what ``manage.py <network> status`` prints,
 and, through :meth:`Snapshot.to_dict`, the versioned JSON document (``"schema": 1``, described
 in docs/observability.md). Adding a field keeps the schema number; renaming or removing one,
@@ -30,7 +30,7 @@ __all__ = ["SCHEMA", "Directory", "Event", "JobEntry", "PipeEntry", "ServerEntry
 
 #: Version of the JSON document; see the module docstring for when it changes.
 SCHEMA = 1
-#: A job host that sent nothing for this long is not live (it reports every second).
+#: A job host that sent nothing for this long is not live (it reports twice a second).
 SILENT_AFTER = 3.0
 #: Failover and server events kept for the view and ``status``.
 EVENTS_KEPT = 20

@@ -55,7 +55,8 @@ FLUSH_AFTER = 0.001
 SLOW_CALL = 0.0001
 #: Rounds processed before looking at the sockets again.
 ROUNDS_PER_TURN = 2048
-HEARTBEAT_EVERY = 1.0
+#: Seconds between progress reports to the client (the directory is at most this much late).
+HEARTBEAT_EVERY = 0.5
 #: While busy, the I/O thread pauses YIELD_PAUSE seconds every YIELD_EVERY seconds (GIL hand-over).
 YIELD_EVERY = 0.02
 YIELD_PAUSE = 0.0002
@@ -488,7 +489,7 @@ class JobHost:
         self._report("state", state=state, **fields, **self.statistics())
 
     def statistics(self) -> dict[str, Any]:
-        # Counters the links keep anyway, read once a second: nothing here costs per block.
+        # Counters the links keep anyway, read twice a second: nothing here costs per block.
         return {
             "t": time.monotonic(),  # rates come from two reports of the same instance
             "round": self.round,
