@@ -216,6 +216,8 @@ class LiveView:
         self.terminal = force_terminal or (mode == "auto" and _isatty(self.stream))
         self.interval = TERMINAL_EVERY if self.terminal else PLAIN_EVERY
         self.pane = OutputPane() if self.terminal else None
+        #: show the pane (off when the jobs' output is not for the terminal: DEBUG_WINDOW off)
+        self.show_output = True
         self._force = force_terminal
         self._live: Live | None = None
         self._last: dict[str, Any] | None = None
@@ -251,7 +253,8 @@ class LiveView:
 
     def _renderable(self, document: dict[str, Any]) -> RenderableType:
         assert self._live is not None and self.pane is not None
-        return render(document, self.pane.lines, self._live.console.size.height)
+        output = self.pane.lines if self.show_output else None
+        return render(document, output, self._live.console.size.height)
 
     def _start(self) -> None:
         from rich.console import Console

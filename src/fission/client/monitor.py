@@ -45,6 +45,7 @@ class Monitor:
         sim.status = noted
         if view is not None and view.pane is not None:
             sim.terminal = view.pane  # the jobs' lines go to the view's pane
+            view.show_output = bool(sim.network.settings.DEBUG_WINDOW)
         sim.watchers.append(self.tick)
 
     def tick(self, sim: Simulation) -> None:
