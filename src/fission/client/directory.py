@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fission.core.network import Network
@@ -123,9 +123,15 @@ class Snapshot:
     schema: int = SCHEMA
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON document served by ``status --json`` (schema first)."""
-        data = asdict(self)
-        return {"schema": data.pop("schema"), **data}
+        """The JSON document served by ``status --json`` (schema first).
+
+        Shallow copies of the entries' fields (``dataclasses.asdict`` deep-copies, five times
+        slower, and this runs four times a second)."""
+        data: dict[str, Any] = {"schema": self.schema}
+        for name, value in vars(self).items():
+            if name != "schema":
+                data[name] = [vars(e).copy() for e in value] if isinstance(value, list) else value
+        return data
 
 
 @dataclass

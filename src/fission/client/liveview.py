@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 if TYPE_CHECKING:
     from rich.console import RenderableType
     from rich.live import Live
+    from rich.text import Text
 
 __all__ = ["LiveView", "OutputPane", "render", "summary_line"]
 
@@ -103,14 +104,47 @@ def summary_line(document: dict[str, Any], limit: int = 6) -> str:
     return line
 
 
+Cell = str | tuple[str, str]  # text, or (text, rich style)
+
+
+def _table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Cell]]) -> list[Text]:
+    """A titled table as lines of text: left-aligned first columns (names), numbers right.
+
+    Drawn by hand rather than with rich's Table, which takes ten times longer to lay out (the
+    view is redrawn twice a second in the client's loop).
+    """
+    from rich.text import Text
+
+    texts = [[(c, "") if isinstance(c, str) else c for c in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in texts:
+        for k, (text, _style) in enumerate(row[: len(widths)]):
+            widths[k] = max(widths[k], len(text))
+    left = {k for k, h in enumerate(headers) if h in ("job", "server", "from", "to")}
+    lines = [Text(title, style="italic")]
+    heading = Text(style="bold")
+    for k, header in enumerate(headers):
+        heading.append(header.ljust(widths[k]) if k in left else header.rjust(widths[k]))
+        heading.append("  ")
+    lines.append(heading)
+    lines.append(Text("─" * (sum(widths) + 2 * len(widths) - 2)))
+    for row in texts:
+        line = Text()
+        for k, (text, style) in enumerate(row):
+            width = widths[k] if k < len(widths) else 0
+            line.append(text.ljust(width) if k in left or not width else text.rjust(width), style)
+            line.append("  ")
+        lines.append(line)
+    return lines
+
+
 def render(
     document: dict[str, Any], output: Sequence[str] | None = None, height: int = 40
 ) -> RenderableType:
-    """The directory as rich tables; with ``output``, a pane of its last lines that fit."""
+    """The directory as tables; with ``output``, a pane of its last lines that fit."""
     from rich import box
     from rich.console import Group
     from rich.panel import Panel
-    from rich.table import Table
     from rich.text import Text
 
     jobs = document["jobs"]
@@ -128,14 +162,6 @@ def render(
         (f"  {gaps} gap(s)", "yellow" if gaps else ""),
     )
 
-    def table(title: str, *columns: str) -> Table:
-        result = Table(
-            title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False
-        )
-        for column in columns:
-            result.add_column(column, justify="left" if column in ("job", "server") else "right")
-        return result
-
     # rows: the header, servers, events and 3 lines of output come first; jobs and pipes share
     # what is left (3 rows of each table are its title, heading and rule, and one may say how
     # many rows did not fit); the output pane takes the rest
@@ -145,58 +171,71 @@ def render(
     job_rows = min(len(jobs), max(2, share * len(jobs) // max(1, len(jobs) + len(pipes))))
     pipe_rows = min(len(pipes), max(2, share - job_rows))
 
-    server_table = table("servers", "server", "alive", "jobs", "slots", "load")
-    for server in servers:
-        server_table.add_row(
+    server_rows: list[list[Cell]] = [
+        [
             server["name"],
-            Text("yes", "green") if server["alive"] else Text("DEAD", "bold red"),
+            ("yes", "green") if server["alive"] else ("DEAD", "bold red"),
             str(server["jobs"]),
             "-" if server["slots"] is None else str(server["slots"]),
             f"{server['load']:.2f}",
-        )
-    job_table = table("jobs", "id", "job", "server", "state", "restarts", "rounds", "live")
+        ]
+        for server in servers
+    ]
+    job_cells: list[list[Cell]] = []
     for job in jobs[:job_rows]:
         age = job["last_report_s"]
-        job_table.add_row(
-            str(job["id"]),
-            job["name"],
-            job["server"],
-            Text(job["state"], _STATE_STYLE.get(job["state"], "")),
-            str(job["restarts"]),
-            str(job["rounds"]),
-            Text("yes", "green") if job["live"] else Text("-" if age is None else f"{age:.0f}s"),
+        job_cells.append(
+            [
+                str(job["id"]),
+                job["name"],
+                job["server"],
+                (job["state"], _STATE_STYLE.get(job["state"], "")),
+                str(job["restarts"]),
+                str(job["rounds"]),
+                ("yes", "green") if job["live"] else ("-" if age is None else f"{age:.0f}s"),
+            ]
         )
     if len(jobs) > job_rows:
-        job_table.add_row("", f"... {len(jobs) - job_rows} more (manage.py status)")
-    pipe_table = table("pipes", "pipe", "from", "to", "blocks/s", "credit", "lag", "gaps")
-    for pipe in pipes[:pipe_rows]:
-        pipe_table.add_row(
+        job_cells.append(["", f"... {len(jobs) - job_rows} more (manage.py status)"])
+    pipe_cells: list[list[Cell]] = [
+        [
             str(pipe["id"]),
             pipe["producer"],
             pipe["consumer"],
             _rate(pipe["blocks_per_s"]),
             f"{pipe['credit_used']}/{pipe['credit_window']}",
             str(pipe["lag"]),
-            Text(str(pipe["gaps"]), "yellow" if pipe["gaps"] else ""),
-        )
+            (str(pipe["gaps"]), "yellow" if pipe["gaps"] else ""),
+        ]
+        for pipe in pipes[:pipe_rows]
+    ]
     if len(pipes) > pipe_rows:
-        pipe_table.add_row("", f"... {len(pipes) - pipe_rows} more")
-    parts: list[Any] = [header, server_table, job_table]
+        pipe_cells.append(["", f"... {len(pipes) - pipe_rows} more"])
+    parts: list[Any] = [header]
+    parts += _table("servers", ("server", "alive", "jobs", "slots", "load"), server_rows)
+    parts += _table(
+        "jobs", ("id", "job", "server", "state", "restarts", "rounds", "live"), job_cells
+    )
     if pipes:
-        parts.append(pipe_table)
+        parts += _table(
+            "pipes", ("pipe", "from", "to", "blocks/s", "credit", "lag", "gaps"), pipe_cells
+        )
     if events:
-        lines = [
+        parts.append(Text("events", style="italic"))
+        parts.extend(
             Text(f"{time.strftime('%H:%M:%S', time.localtime(e['time']))} {e['text']}")
             for e in events
-        ]
-        parts.append(Text("events", style="italic"))
-        parts.extend(lines)
+        )
     if output is not None:
         used = fixed - 5 + job_rows + (len(jobs) > job_rows) + pipe_rows + (len(pipes) > pipe_rows)
         room = max(3, height - used - 6 - 2)
         shown = list(output)[-room:]
         body = Text("\n".join(shown) if shown else "(no output yet)", no_wrap=True)
         parts.append(Panel(body, title="job output", title_align="left", box=box.SQUARE))
+    for part in parts:
+        if isinstance(part, Text):
+            part.no_wrap = True
+            part.overflow = "ellipsis"
     return Group(*parts)
 
 
