@@ -139,9 +139,15 @@ def _table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Cell]]) -
 
 
 def render(
-    document: dict[str, Any], output: Sequence[str] | None = None, height: int = 40
+    document: dict[str, Any],
+    output: Sequence[str] | None = None,
+    height: int = 40,
+    fit: bool = True,
 ) -> RenderableType:
-    """The directory as tables; with ``output``, a pane of its last lines that fit."""
+    """The directory as tables; with ``output``, a pane of its last lines that fit.
+
+    With ``fit``, a line too wide for the terminal ends in an ellipsis instead of taking two
+    lines (the live display must keep its height)."""
     from rich import box
     from rich.console import Group
     from rich.panel import Panel
@@ -232,7 +238,7 @@ def render(
         shown = list(output)[-room:]
         body = Text("\n".join(shown) if shown else "(no output yet)", no_wrap=True)
         parts.append(Panel(body, title="job output", title_align="left", box=box.SQUARE))
-    for part in parts:
+    for part in parts if fit else ():
         if isinstance(part, Text):
             part.no_wrap = True
             part.overflow = "ellipsis"

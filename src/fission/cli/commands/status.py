@@ -90,7 +90,7 @@ def _print(document: dict[str, Any], as_json: bool, one_line: bool = False) -> N
 
     from fission.client.liveview import render
 
-    Console().print(render(document, height=10_000))
+    Console(soft_wrap=True).print(render(document, height=10_000, fit=False))
 
 
 def _watch_live(document: dict[str, Any], folder: Path) -> None:
