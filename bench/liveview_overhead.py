@@ -23,9 +23,9 @@ the same repetition.
 
 Second part, in this process: the cost of one frame, measured on the real code with a
 network of ``--frame-jobs`` (3 and 100 by default) whose job records carry progress reports like
-the job hosts send: building the directory document (what the status socket serves, 4 times a
-second) and drawing it with the full view into /dev/null (twice a second). From these, the share
-of one core the client spends on watching.
+the job hosts send: building the directory document (also what one ``status`` reading costs) and
+drawing it with the full view into /dev/null. The full view does both twice a second; from
+these, the share of one core the client spends on it.
 
 Usage: python bench/liveview_overhead.py [--reps 5] [--items 1000000] [--baseline-src DIR/src]
 """
@@ -148,7 +148,6 @@ def frame_cost(jobs: int, frames: int = 200) -> dict:
     """Milliseconds per directory document and per drawn frame for a chain of ``jobs`` jobs."""
     from fission.client.directory import Directory
     from fission.client.liveview import LiveView
-    from fission.client.monitor import PUBLISH_EVERY
     from fission.client.supervisor import Simulation
     from fission.core.loader import load_network
 
@@ -191,7 +190,9 @@ def frame_cost(jobs: int, frames: int = 200) -> dict:
             view.show(document)
         render_ms = (time.process_time() - started) / frames * 1000
         view.close()
-    per_second = snapshot_ms / PUBLISH_EVERY + render_ms / view.interval
+    # the full view builds a document and draws it twice a second; a `status` reading costs
+    # one more document
+    per_second = (snapshot_ms + render_ms) / view.interval
     return {
         "jobs": jobs,
         "snapshot_ms": snapshot_ms,

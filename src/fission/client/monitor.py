@@ -2,9 +2,10 @@
 
 :func:`supervise` runs a :class:`~fission.client.supervisor.Simulation` (what ``simulate``,
 ``run`` and, through ``run``, ``emulate`` do) with a :class:`Monitor` attached. The monitor is
-called once per turn of the supervisor's loop and does its work only every
-:data:`PUBLISH_EVERY` seconds (the status socket) and at the view's own pace, so it costs the
-data plane nothing: the job hosts report anyway, and the client only reads what they sent.
+called once per turn of the supervisor's loop and builds a directory document only when
+someone looks: when the view is due (twice a second on a terminal, once a second in plain
+mode) or when a reader of the status socket waits. It costs the data plane nothing: the job
+hosts report anyway, and the client only reads what they sent.
 """
 
 from __future__ import annotations
@@ -18,12 +19,9 @@ from fission.client.liveview import LiveView
 from fission.client.statusserver import StatusServer
 from fission.client.supervisor import Simulation
 
-__all__ = ["PUBLISH_EVERY", "Monitor", "supervise"]
+__all__ = ["Monitor", "supervise"]
 
 log = logging.getLogger("fission.client")
-
-#: How often the status socket gets a fresh document (it is at most this much late).
-PUBLISH_EVERY = 0.25
 
 
 class Monitor:
@@ -34,7 +32,6 @@ class Monitor:
         self.view = view
         self.directory = Directory(sim.network)
         self.server: StatusServer | None = None
-        self._next_publish = 0.0
         self._next_show = 0.0
         status = sim.status
 
@@ -49,17 +46,18 @@ class Monitor:
         sim.watchers.append(self.tick)
 
     def tick(self, sim: Simulation) -> None:
-        now = time.monotonic()
-        if now < self._next_publish and (self.view is None or now < self._next_show):
-            return
         if self.server is None:
             self._start_server()  # now: the run folder was emptied when the run started
+        assert self.server is not None
+        wanted = self.server.wanted.is_set()
+        now = time.monotonic()
+        show = self.view is not None and now >= self._next_show
+        if not (wanted or show):
+            return
         document = self.directory.snapshot(sim).to_dict()
-        if now >= self._next_publish:
-            self._next_publish = now + PUBLISH_EVERY
-            if self.server is not None:
-                self.server.publish(document)
-        if self.view is not None and now >= self._next_show:
+        if wanted:
+            self.server.publish(document)
+        if show and self.view is not None:
             self._next_show = now + self.view.interval
             self.view.show(document)
 

@@ -6,9 +6,11 @@ directory snapshot as one JSON document, then end-of-file; it sends nothing. Whe
 folder's path is too long for a Unix socket address (107 bytes), an abstract socket named after
 the run folder stands in for it; there, the peer's user id is checked instead of file modes.
 
-The supervisor's loop publishes a fresh document a few times per second
-(:meth:`StatusServer.publish`); a small thread answers readers with whatever was published last,
-so a slow reader never holds up the loop.
+A small thread answers the readers, so a slow reader never holds up the supervisor's loop. When
+a reader connects, the thread raises :attr:`StatusServer.wanted` and waits (at most
+:data:`FRESH_WITHIN` seconds) until the loop, which looks at the flag on every turn (at least
+every 0.1 s), publishes a fresh document (:meth:`StatusServer.publish`); then it sends that. So
+nobody reading costs nothing, and what a reader gets is as fresh as the job hosts' reports.
 """
 
 from __future__ import annotations
@@ -25,9 +27,18 @@ from typing import Any
 
 from fission.core.errors import FissionError
 
-__all__ = ["SOCKET_NAME", "NotRunning", "StatusServer", "read_status", "status_address"]
+__all__ = [
+    "FRESH_WITHIN",
+    "SOCKET_NAME",
+    "NotRunning",
+    "StatusServer",
+    "read_status",
+    "status_address",
+]
 
 SOCKET_NAME = "status.sock"
+#: How long a reader's thread waits for a fresh document before it sends the last one.
+FRESH_WITHIN = 0.5
 #: Longest filesystem path a Unix socket address can hold (sun_path is 108 bytes with the NUL).
 _MAX_PATH = 107
 
@@ -53,6 +64,9 @@ class StatusServer:
         self._document = b"{}"
         self._sock: socket.socket | None = None
         self._closed = threading.Event()
+        #: set while a reader waits for a fresh document
+        self.wanted = threading.Event()
+        self._fresh = threading.Event()
 
     def start(self) -> None:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -70,6 +84,8 @@ class StatusServer:
     def publish(self, document: dict[str, Any]) -> None:
         """Make ``document`` what readers get from now on (one reference swap: thread-safe)."""
         self._document = json.dumps(document, separators=(",", ":")).encode()
+        self.wanted.clear()
+        self._fresh.set()
 
     def close(self) -> None:
         self._closed.set()
@@ -94,6 +110,9 @@ class StatusServer:
                 if not _same_user(reader):
                     continue
                 reader.settimeout(1.0)
+                self._fresh.clear()
+                self.wanted.set()
+                self._fresh.wait(FRESH_WITHIN)
                 with contextlib.suppress(OSError):
                     reader.sendall(self._document)
 
