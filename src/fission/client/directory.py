@@ -126,7 +126,7 @@ class Snapshot:
         """The JSON document served by ``status --json`` (schema first).
 
         Shallow copies of the entries' fields (``dataclasses.asdict`` deep-copies, five times
-        slower, and this runs four times a second)."""
+        slower, and this runs twice a second under the live view)."""
         data: dict[str, Any] = {"schema": self.schema}
         for name, value in vars(self).items():
             if name != "schema":
