@@ -159,10 +159,10 @@ def frame_cost(jobs: int, frames: int = 200) -> dict:
         record.state, record.pid, record.last_seen = "RUNNING", 4242, now
         record.endpoint = f"unix:@fission-0123456789ab-job{record.job.id}-e1"
         record.stats = {
-            "t": now,
             "round": 123456,
             "inputs": {
-                str(p.id): {"next": 123457, "queued": 3, "gaps": 0, "duplicates": 0}
+                str(p.id): {"next": 123457, "received": 123456, "per_s": 4321.5, "queued": 3,
+                            "gaps": 0, "duplicates": 0}
                 for p in record.job.inputs
             },
             "outputs": {

@@ -8,9 +8,9 @@ in docs/observability.md). Adding a field keeps the schema number; renaming or r
 or changing its meaning, increases it.
 
 Pipe figures come from the counters both ends of a pipe already keep (nothing is counted per
-block for them): blocks/s from two progress reports of the consumer, credit in use from the
-producer's unacknowledged blocks, lag from the producer's last sqn against the rounds the
-consumer ran, gaps from the consumer.
+block for them): blocks/s from the blocks the consumer received between two of its reports,
+credit in use from the producer's unacknowledged blocks, lag from the producer's last sqn
+against the rounds the consumer ran, gaps from the consumer.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ class PipeEntry:
     id: int
     producer: str
     consumer: str
-    #: blocks per second received by the consumer, over its last two reports
+    #: blocks per second received by the consumer, between its last two reports
     blocks_per_s: float
     #: blocks sent and not yet acknowledged (the replay buffer), out of ``credit_window``
     credit_used: int
@@ -135,20 +135,11 @@ class Snapshot:
 
 
 @dataclass
-class _Sample:
-    epoch: int
-    t: float
-    next_sqn: int
-    rate: float = 0.0
-
-
-@dataclass
 class Directory:
-    """Builds snapshots of one running network; keeps what rates and events need between them."""
+    """Builds snapshots of one running network; keeps the recent events."""
 
     network: Network
     events: deque[Event] = field(default_factory=lambda: deque(maxlen=EVENTS_KEPT))
-    _samples: dict[int, _Sample] = field(default_factory=dict)
     _started: float = field(default_factory=time.time)
 
     def note_event(self, text: str) -> None:
@@ -212,7 +203,7 @@ class Directory:
             id=pipe_id,
             producer=producer.job.name,
             consumer=consumer.job.name,
-            blocks_per_s=self._rate(pipe_id, consumer, got),
+            blocks_per_s=float(got.get("per_s", 0.0)) if consumer.state == "RUNNING" else 0.0,
             credit_used=max(0, last - acked) if sent else 0,
             credit_window=int(sim.network.settings.CREDIT_WINDOW),
             unacked_bytes=int(sent.get("unacked_bytes", 0)),
@@ -221,22 +212,6 @@ class Directory:
             duplicates=int(got.get("duplicates", 0)),
             connected=bool(sent.get("connected", False)),
         )
-
-    def _rate(self, pipe_id: int, consumer: JobRecord, got: dict[str, Any]) -> float:
-        """Blocks/s between the consumer's last two reports (0 once it stopped running)."""
-        t = consumer.stats.get("t")
-        if consumer.state != "RUNNING" or t is None or not got:
-            self._samples.pop(pipe_id, None)
-            return 0.0
-        next_sqn = int(got.get("next", 0))
-        sample = self._samples.get(pipe_id)
-        if sample is None or sample.epoch != consumer.epoch or t < sample.t:
-            self._samples[pipe_id] = _Sample(consumer.epoch, float(t), next_sqn)
-            return 0.0
-        if t > sample.t:
-            sample.rate = max(0.0, (next_sqn - sample.next_sqn) / (t - sample.t))
-            sample.t, sample.next_sqn = float(t), next_sqn
-        return round(sample.rate, 1)
 
     def _servers(self, sim: Simulation) -> list[ServerEntry]:
         running: dict[str, int] = {}

@@ -124,17 +124,19 @@ def _table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Cell]]) -
     lines = [Text(title, style="italic")]
     heading = Text(style="bold")
     for k, header in enumerate(headers):
-        heading.append(header.ljust(widths[k]) if k in left else header.rjust(widths[k]))
-        heading.append("  ")
+        aligned = header.ljust(widths[k]) if k in left else header.rjust(widths[k])
+        heading.append(("  " if k else "") + aligned)
     lines.append(heading)
     lines.append(Text("─" * (sum(widths) + 2 * len(widths) - 2)))
     for row in texts:
         line = Text()
         for k, (text, style) in enumerate(row):
-            width = widths[k] if k < len(widths) else 0
-            line.append(text.ljust(width) if k in left or not width else text.rjust(width), style)
-            line.append("  ")
+            if k:
+                line.append("  ")
+            line.append(text.ljust(widths[k]) if k in left else text.rjust(widths[k]), style)
+        line.rstrip()
         lines.append(line)
+    heading.rstrip()
     return lines
 
 

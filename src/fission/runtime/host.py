@@ -431,8 +431,19 @@ class JobHost:
         self._wake()
 
     def _heartbeat_loop(self) -> None:
+        then = time.monotonic()
+        counted = {link.pipe_id: 0 for link in self.inputs}
         while not self._stopping.wait(HEARTBEAT_EVERY):
-            self._report("stats", **self.statistics())
+            stats = self.statistics()
+            # blocks/s per input since the last report (the client keeps no history)
+            now = time.monotonic()
+            for link in self.inputs:
+                entry = stats["inputs"][str(link.pipe_id)]
+                received = entry["received"]
+                entry["per_s"] = round((received - counted[link.pipe_id]) / (now - then), 1)
+                counted[link.pipe_id] = received
+            then = now
+            self._report("stats", **stats)
             fence = self.spec.fence_after
             if fence and time.monotonic() - self._last_contact > fence:
                 sys.stderr.write(
@@ -491,12 +502,12 @@ class JobHost:
     def statistics(self) -> dict[str, Any]:
         # Counters the links keep anyway, read twice a second: nothing here costs per block.
         return {
-            "t": time.monotonic(),  # rates come from two reports of the same instance
             "round": self.round,
             "flagged": self.flagged_blocks,
             "inputs": {
                 str(link.pipe_id): {
                     "next": link.next_sqn,
+                    "received": link.received,
                     "queued": len(link.queue),
                     "gaps": link.gaps,
                     "duplicates": link.duplicates,
