@@ -268,6 +268,7 @@ class LiveView:
         self._force = force_terminal
         self._live: Live | None = None
         self._last: dict[str, Any] | None = None
+        self._broken = False
 
     def status(self, text: str) -> None:
         """One of FISSION's own lines: above the live display, and on stderr as always unless
@@ -283,7 +284,11 @@ class LiveView:
     def show(self, document: dict[str, Any]) -> None:
         self._last = document
         if not self.terminal:
-            print(summary_line(document), file=self.stream, flush=True)
+            if not self._broken:
+                try:
+                    print(summary_line(document), file=self.stream, flush=True)
+                except OSError:  # stdout went away (`simulate | head`): the run goes on
+                    self._broken = True
             return
         if self._live is None:
             self._start()
