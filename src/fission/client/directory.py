@@ -149,7 +149,8 @@ class Directory:
     def snapshot(self, sim: Simulation) -> Snapshot:
         now = time.monotonic()
         records = sim.records
-        jobs = [self._job(record, now) for record in records.values()]
+        placed = sim.placer is None  # under run, a job has a server only once it started
+        jobs = [self._job(record, now, placed or record.pid != 0) for record in records.values()]
         pipes = [self._pipe(pipe_id, sim) for pipe_id in sorted(self.network.connections)]
         return Snapshot(
             network=self.network.name,
@@ -165,7 +166,7 @@ class Directory:
         )
 
     # -- parts -----------------------------------------------------------------------------
-    def _job(self, record: JobRecord, now: float) -> JobEntry:
+    def _job(self, record: JobRecord, now: float, placed: bool) -> JobEntry:
         job = record.job
         assert job.id is not None
         seen = record.last_seen
@@ -175,7 +176,7 @@ class Directory:
             id=job.id,
             name=job.name,
             kind=type(job).__name__,
-            server=record.server,
+            server=record.server if placed else "",
             endpoint=record.endpoint,
             state=record.state,
             epoch=record.epoch,
