@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import re
+import select
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -242,3 +247,47 @@ def test_status_watch_json_prints_one_document_per_line_until_the_network_ends(p
     assert [d["updated"] for d in documents] == sorted(d["updated"] for d in documents)
     assert "net is no longer running" in watch.stderr
     assert process.wait(timeout=20) == 0
+
+
+def test_on_a_terminal_the_display_is_drawn_in_place(project, reap):
+    """stdout a pseudo-terminal (as in an SSH session): the display, redrawn in place."""
+    network(project)
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "net", "simulate"],
+        cwd=project.root,
+        stdin=subprocess.DEVNULL,
+        stdout=terminal,
+        stderr=terminal,
+        start_new_session=True,
+        env={**os.environ, "COLUMNS": "100", "LINES": "30"},
+    )
+    reap.append(process)
+    os.close(terminal)
+    seen = bytearray()
+    deadline = time.monotonic() + 20
+    while (seen.count(b"FISSION") < 4 or b"passing 100" not in seen) and (
+        time.monotonic() < deadline
+    ):
+        ready, _, _ = select.select([controller], [], [], 0.5)
+        if ready:
+            seen += os.read(controller, 65536)
+    os.killpg(process.pid, signal.SIGINT)
+    while True:  # drain until the client closed the terminal
+        ready, _, _ = select.select([controller], [], [], 5)
+        try:
+            chunk = os.read(controller, 65536) if ready else b""
+        except OSError:  # EIO: every writer is gone
+            chunk = b""
+        if not chunk:
+            break
+        seen += chunk
+    os.close(controller)
+    assert process.wait(timeout=20) == 0
+    raw = seen.decode(errors="replace")
+    assert "\x1b[" in raw  # cursor movements and colours: a live display, not summary lines
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", raw)
+    assert text.count("FISSION net  RUNNING") >= 4, text[-2000:]  # redrawn in place
+    assert "│ [Double 2] passing 100" in text
+    assert "fission: 0:0" not in text  # no plain summary lines
+    assert "fission: Ctrl+C: stopping every job" in text  # printed above the display
