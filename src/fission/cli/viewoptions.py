@@ -1,5 +1,5 @@
-"""The options that choose the live view, shared by ``simulate`` and ``run`` (and ``emulate``,
-which hands them to ``run``)."""
+"""The options that choose the live view, shared by ``simulate``, ``run`` and ``demo`` (and
+``emulate``, which hands them to ``run``)."""
 
 from __future__ import annotations
 
