@@ -26,7 +26,7 @@ def view_options(command: Callable[..., Any]) -> Callable[..., Any]:
         "--quiet",
         "-q",
         is_flag=True,
-        help="No live view (the jobs' output and FISSION's own lines are shown as before).",
+        help="No live view: only the jobs' lines and FISSION's own lines.",
     )(command)
 
 
