@@ -83,6 +83,7 @@ class JobRecord:
     hints: dict[int, int] = field(default_factory=dict)  # resume hints for the next start
     counts_as_restart: bool = True  # False when the job only moves off a dead server
     last_heard: float = 0.0  # monotonic time of its last control message (its heartbeat)
+    last_seen: float = 0.0  # when its job host last reported (monotonic), for liveness
 
     @property
     def alive(self) -> bool:
@@ -136,6 +137,8 @@ class Simulation:
         self._wake_r: socket.socket | None = None
         self._old_handlers: dict[int, Any] = {}
         self.started_at = 0.0
+        # called once per turn of the loop (the directory, the live view, the status socket)
+        self.watchers: list[Callable[[Simulation], None]] = []
 
     # == lifecycle =============================================================================
     def run(self) -> int:
@@ -266,6 +269,8 @@ class Simulation:
     # == the loop ===============================================================================
     def _loop(self) -> None:
         while True:
+            for watch in self.watchers:
+                watch(self)
             now = time.monotonic()
             if self.silence_limit and not self._stopping_since:
                 self._check_silence(now)
@@ -428,6 +433,7 @@ class Simulation:
         kind = message["type"]
         if message.get("epoch") != record.epoch:
             return
+        record.last_seen = time.monotonic()
         if kind == "ready":
             record.endpoint = str(message["endpoint"])
             record.state = "RUNNING"

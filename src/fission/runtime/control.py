@@ -5,7 +5,7 @@ Messages are CONTROL frames with a JSON object payload carrying a ``"type"``:
 job host -> client
     ``ready``     {job, epoch, endpoint}      listening, setup() done
     ``state``     {job, epoch, state, ...}    RUNNING / FINISHED / FAILED (with ``traceback``)
-    ``stats``     {job, epoch, rounds, ...}   progress, about once a second
+    ``stats``     {job, epoch, round, inputs, outputs, ...}   progress, twice a second
     ``heartbeat`` {job, epoch}
 
 client -> job host

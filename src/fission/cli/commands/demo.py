@@ -11,6 +11,8 @@ import click
 
 from fission.cli.base import CommandContext
 from fission.cli.scaffold import render
+from fission.cli.viewoptions import view_mode, view_options
+from fission.client.monitor import supervise
 from fission.client.secret import project_secret
 from fission.client.supervisor import Simulation
 from fission.core.errors import ProjectError
@@ -35,8 +37,11 @@ NETWORK = "demo_network_v1"
     default=None,
     help="Stop after this many seconds (default: run until Ctrl+C).",
 )
+@view_options
 @click.pass_obj
-def app(context: CommandContext, folder: Path, seconds: float | None) -> int:
+def app(
+    context: CommandContext, folder: Path, seconds: float | None, view: str, quiet: bool
+) -> int:
     project = (context.project_dir / folder).resolve()
     if not project.exists():
         render("project", project, {"project": project.name})
@@ -52,4 +57,5 @@ def app(context: CommandContext, folder: Path, seconds: float | None) -> int:
         timer = threading.Timer(seconds, os.kill, args=(os.getpid(), signal.SIGINT))
         timer.daemon = True
         timer.start()
-    return Simulation(network, project / NETWORK / "simulation", project_secret(project)).run()
+    simulation = Simulation(network, project / NETWORK / "simulation", project_secret(project))
+    return supervise(simulation, view_mode(view, quiet))

@@ -25,6 +25,7 @@ from typing import Any
 import click
 
 from fission.cli.base import CommandContext
+from fission.cli.viewoptions import view_mode, view_options
 from fission.client.cluster import RAY_PORT, cluster_token
 from fission.client.rundir import SUMMARY
 from fission.core.errors import FissionError
@@ -72,6 +73,7 @@ def _faults(values: tuple[str, ...], kind: str) -> list[tuple[str, float, str]]:
     show_default=True,
     help="Seconds to wait for the servers to join.",
 )
+@view_options
 @click.pass_obj
 def app(
     context: CommandContext,
@@ -81,6 +83,8 @@ def app(
     revive: tuple[str, ...],
     seconds: float | None,
     wait_seconds: float,
+    view: str,
+    quiet: bool,
 ) -> int:
     require_root()
     project = context.project_dir
@@ -137,10 +141,15 @@ def app(
                 sys.executable, str(project / "manage.py"), network.name, "run",
                 "--ray-address", f"{client.address}:{RAY_PORT}",
                 "--client-ip", client.address, "--wait", str(wait_seconds),
+                *(["--quiet"] if quiet else ["--view", view]),
             ]),
             stderr=subprocess.PIPE, text=True, env=ray_environment,
         )  # fmt: skip
-        report = _follow(run, hosts, faults, stop, start_server, seconds)
+        # `run` draws its live view on this terminal and prints its own lines above it: they
+        # are not echoed a second time (that would scramble the display)
+        mode = view_mode(view, quiet)
+        full_view = mode == "terminal" or (mode == "auto" and sys.stdout.isatty())
+        report = _follow(run, hosts, faults, stop, start_server, seconds, not full_view)
         code = run.wait()
         _print_report(
             report,
@@ -163,6 +172,7 @@ def _follow(
     stop: threading.Event,
     start_server: Callable[[str], None],
     seconds: float | None,
+    echo: bool = True,
 ) -> dict[str, object]:
     """Relay the run's messages; inject the faults once every job runs; note the timings."""
     events: list[tuple[float, str]] = []
@@ -196,12 +206,14 @@ def _follow(
     threading.Thread(target=inject, daemon=True).start()
     assert run.stderr is not None
     for line in run.stderr:
-        # Ray's own chatter (a dead raylet's log tail, C++ warnings) is dropped, ours shown
-        if line.startswith(("fission", "Error", "  [", "[")) and not _RAY_CHATTER.search(line):
-            sys.stderr.write(line)
-        events.append((time.monotonic(), line.rstrip("\n")))
         if "jobs running" in line:
             started.set()
+        # Ray's own chatter (a dead raylet's log tail, C++ warnings) is dropped, ours shown;
+        # without echo, the run's live view shows its own lines once every job runs
+        ours = line.startswith(("fission", "Error", "  [", "[")) and not _RAY_CHATTER.search(line)
+        if ours and (echo or not started.is_set() or not line.startswith("fission")):
+            sys.stderr.write(line)
+        events.append((time.monotonic(), line.rstrip("\n")))
     return {"events": events, "injected": injected}
 
 

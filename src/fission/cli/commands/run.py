@@ -17,6 +17,7 @@ from types import ModuleType
 import click
 
 from fission.cli.base import CommandContext, show_warnings
+from fission.cli.viewoptions import view_mode, view_options
 from fission.client.cluster import (
     RAY_PORT,
     cluster_token,
@@ -27,6 +28,7 @@ from fission.client.cluster import (
     wait_for_servers,
 )
 from fission.client.mesh import link_quality
+from fission.client.monitor import supervise
 from fission.client.placement import CLIENT, Placer, Server
 from fission.client.secret import project_secret
 from fission.client.supervisor import Simulation
@@ -95,6 +97,7 @@ def shipped_modules(network: Network) -> list[ModuleType]:
     help="Run folder on this machine (default: <network>/run/).",
 )
 @click.option("--client-ip", default=None, help="Use this address instead of CLIENT_IP.")
+@view_options
 @click.pass_obj
 def app(
     context: CommandContext,
@@ -102,6 +105,8 @@ def app(
     wait_seconds: float,
     folder: Path | None,
     client_ip: str | None,
+    view: str,
+    quiet: bool,
 ) -> int:
     # Ray reads its token settings when it is imported: set them first.
     token = cluster_token(context.project_dir)
@@ -119,7 +124,9 @@ def app(
         network.settings.values["CLIENT_IP"] = client_ip
     show_warnings(network)
     check_for_run(network)
-    return run_network(context.project_dir, network, ray_address, wait_seconds, folder)
+    return run_network(
+        context.project_dir, network, ray_address, wait_seconds, folder, view_mode(view, quiet)
+    )
 
 
 def run_network(
@@ -128,6 +135,7 @@ def run_network(
     ray_address: str | None,
     wait_seconds: float,
     folder: Path | None,
+    view: str = "auto",
 ) -> int:
     """Start (or join) the cluster, wait for the servers, run the network; the exit code."""
     from fission.backends.ray import RayBackend
@@ -177,7 +185,7 @@ def run_network(
         if settings.PRE_COPY:
             # every server receives the project now, in an idle actor the first job placed
             # there will use, instead of when a job first lands on it
-            backend.prepare_spares([node.host for node in settings.NODES])
+            backend.prepare_spares([name for name in servers if name != CLIENT])
         run_folder = (folder or project_dir / network.name / "run").resolve()
         detection = settings.HEARTBEAT_PERIOD * settings.HEARTBEAT_MISSES
         supervisor = Simulation(
@@ -191,7 +199,7 @@ def run_network(
             heartbeat=settings.HEARTBEAT_PERIOD,
             silence_limit=detection,
         )
-        return supervisor.run()
+        return supervise(supervisor, view)
     finally:
         import ray
 

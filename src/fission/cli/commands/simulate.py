@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 
 from fission.cli.base import CommandContext, show_warnings
+from fission.cli.viewoptions import view_mode, view_options
+from fission.client.monitor import supervise
 from fission.client.secret import project_secret
 from fission.client.supervisor import Simulation
 from fission.core.errors import ConfigError
@@ -35,9 +37,15 @@ SCOPE = "network"
     "yet acknowledged are replayed and duplicates dropped (a restarted sink may re-run its "
     "last unacknowledged rounds).",
 )
+@view_options
 @click.pass_obj
 def app(
-    context: CommandContext, folder: Path | None, debug_window: bool | None, restart: bool
+    context: CommandContext,
+    folder: Path | None,
+    debug_window: bool | None,
+    restart: bool,
+    view: str,
+    quiet: bool,
 ) -> int:
     network = load_network(context.project_dir, context.network or "")
     show_warnings(network)
@@ -56,4 +64,5 @@ def app(
             message = next(p for p in network.settings.run_problems if "JOB_RESTARTS" in p)
             raise ConfigError(message)
         restarts = network.settings.JOB_RESTARTS
-    return Simulation(network, run_folder, secret, restarts=restarts).run()
+    simulation = Simulation(network, run_folder, secret, restarts=restarts)
+    return supervise(simulation, view_mode(view, quiet))
