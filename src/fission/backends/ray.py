@@ -132,7 +132,13 @@ class RayBackend:
         (about a second here): the replacement job host starts in the spare at once."""
         for server in servers:
             if server not in self._spares:
-                self._spares[server] = self._new_actor(server)
+                self._spares[server] = self._new_spare(server)
+
+    def _new_spare(self, server: str) -> Any:
+        actor = self._new_actor(server)
+        with self._lock:  # its readiness is reported (a server is ready for failover again)
+            self._pending[actor.__ray_ready__.remote()] = ("spare", server)
+        return actor
 
     def suspect(self, server: str) -> None:
         """The client heard nothing from ``server``'s job hosts: treat it as dead now.
@@ -149,7 +155,7 @@ class RayBackend:
         server = self.placement[spec.job_id]
         actor = self._spares.pop(server, None)
         if actor is not None:
-            self._spares[server] = self._new_actor(server)  # the next failover's spare
+            self._spares[server] = self._new_spare(server)  # the next failover's spare
         else:
             actor = self._new_actor(server)
         if server == CLIENT:  # LocalJobs work in the client's run folder, as in simulate
@@ -252,6 +258,11 @@ class RayBackend:
                 self._check_servers()
 
     def _finished(self, kind: str, context: Any, ref: Any) -> None:
+        if kind == "spare":
+            with contextlib.suppress(Exception):  # a spare lost with its server: no report
+                ray.get(ref)
+                self._report({"spare_ready": context})
+            return
         if kind == "start":
             actor, job_id, epoch, server = context
             try:

@@ -532,8 +532,11 @@ class Simulation:
                 )
             for record in lost:
                 self._on_exit(record)
+        elif "spare_ready" in report:
+            log.info("%s is ready to take over a job (spare job host)", report["spare_ready"])
         elif "server_alive" in report:
             name = str(report["server_alive"])
+            log.info("server %s is back", name)
             self.status(f"fission: server {name} is back")
             if self.placer is not None:
                 self.placer.set_alive(name, True)

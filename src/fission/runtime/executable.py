@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import io
 import os
 import shlex
@@ -32,6 +33,7 @@ from typing import Any
 from fission.core.errors import PipeError
 from fission.core.jobs import ExecutableJob
 from fission.core.pipes import BasePipe
+from fission.runtime.framing import Kind
 from fission.runtime.host import JobFailed
 
 __all__ = ["ExecutableBridge", "ExecutableFailed", "attach"]
@@ -42,6 +44,13 @@ FIFO_FOLDER = ".fission-fifo"
 EXIT_GRACE = 2.0
 #: Lines of the program's stderr kept for the failure report.
 STDERR_TAIL = 20
+#: Pipe capacity asked for (Linux allows up to /proc/sys/fs/pipe-max-size, 1 MiB by default).
+PIPE_BYTES = 1 << 20
+#: At most this many blocks are given to a program ahead of its rounds.
+AHEAD_MAX = 64
+_F_SETPIPE_SZ = 1031
+_F_GETPIPE_SZ = 1032
+_DATA = int(Kind.DATA)
 
 _EOF = object()
 
@@ -53,9 +62,10 @@ class ExecutableFailed(JobFailed):
         super().__init__(message, "")
 
 
-def attach(job: ExecutableJob) -> ExecutableBridge:
-    """Make the job's setup/run/teardown those of a bridge to its program."""
-    bridge = ExecutableBridge(job)
+def attach(job: ExecutableJob, host: Any = None) -> ExecutableBridge:
+    """Make the job's setup/run/teardown those of a bridge to its program (``host``: the job
+    host, whose received blocks the bridge may feed ahead)."""
+    bridge = ExecutableBridge(job, host)
     job.setup = bridge.start  # type: ignore[method-assign]
     job.run = bridge.produce if not job.inputs else bridge.process  # type: ignore[method-assign]
     job.teardown = bridge.stop  # type: ignore[method-assign]
@@ -96,8 +106,12 @@ def block_reader(pipe: BasePipe, job: ExecutableJob) -> Callable[[io.BufferedRea
 class ExecutableBridge:
     """One executable job's program and its pipes, driven by the job host."""
 
-    def __init__(self, job: ExecutableJob) -> None:
+    def __init__(self, job: ExecutableJob, host: Any = None) -> None:
         self.job = job
+        self.host = host
+        # feeding ahead (see _feed_ahead): blocks the program may hold, and the last sqn given
+        self.ahead = 1
+        self.written = 0
         self.program: subprocess.Popen[bytes] | None = None
         self.writers: list[io.BufferedWriter] = []  # per input: our write end
         self.readers: list[io.BufferedReader] = []  # per output: our read end
@@ -175,6 +189,7 @@ class ExecutableBridge:
             for fd in child_fds:
                 os.close(fd)
         self.readers = [os.fdopen(fd, "rb", buffering=1 << 16) for fd in read_ends]
+        self.ahead = self._ahead_limit()
         threading.Thread(target=self._relay_stderr, name="exe-stderr", daemon=True).start()
         threading.Thread(target=self._watch_exit, name="exe-exit", daemon=True).start()
 
@@ -196,10 +211,61 @@ class ExecutableBridge:
         self._spare_writers.clear()
 
     # -- rounds ------------------------------------------------------------------------------
+    def _ahead_limit(self) -> int:
+        """How many blocks the program may be given before its output of the first is read.
+
+        Only for one plain fixed-size input and fixed-size outputs: then k blocks in flight
+        fit in the pipes (enlarged to PIPE_BYTES) both ways, so neither side ever blocks on
+        the other, and a round's output is still the one of its own input.
+        """
+        job = self.job
+        if self.host is None or len(job.inputs) != 1 or not job.outputs or job.HEAD:
+            return 1
+        pipe = job.inputs[0]
+        size = getattr(pipe, "block_size", None)
+        plain = type(pipe).write_wrapper is BasePipe.write_wrapper  # the payload, as is
+        if pipe.ASYNC or pipe.block_count != 1 or not isinstance(size, int) or not plain:
+            return 1
+        if not all(isinstance(getattr(p, "block_size", None), int) for p in job.outputs):
+            return 1
+        capacity = min(
+            _grow_pipe(self.writers[0].fileno()),
+            *(_grow_pipe(reader.fileno()) for reader in self.readers),
+        )
+        largest_out = max(int(p.block_size) for p in job.outputs)  # type: ignore[attr-defined]
+        return max(1, min(AHEAD_MAX, capacity // max(size, largest_out) - 1))
+
+    def _feed_ahead(self, r: int) -> None:
+        """Give the program the blocks already received after round ``r`` (up to ``ahead``),
+        so that it works on them while this host waits for and sends on its outputs."""
+        link = self.host.inputs[0]
+        queue = link.queue
+        stream = self.writers[0]
+        position = self.written - r  # queue[0] is round r + 1
+        limit = r - 1 + self.ahead
+        while self.written < limit and 0 <= position < len(queue):
+            sqn, kind, flags, payload = queue[position]
+            if sqn != self.written + 1 or kind != _DATA or flags:
+                return  # a gap, a skip or a flagged block: given in its own round
+            stream.write(payload)  # a fixed-size block's bytes are its wire payload
+            self.written = sqn
+            position += 1
+
     def process(self, *values: Any) -> Any:
         """One round: the inputs' blocks to the program, one block per output back."""
         job = self.job
         heads = job.HEAD
+        if self.ahead > 1:
+            r = self.host.round + 1  # the job host counts the round after run() returns
+            try:
+                if self.written < r:
+                    self._encoders[0](self.writers[0], values[0])
+                    self.written = r
+                self._feed_ahead(r)
+                self.writers[0].flush()
+            except BrokenPipeError:
+                self._broken(0)
+            values = ()
         for index, value in enumerate(values):
             counted = self._counts[index] > 1
             blocks = value if counted else (value,)
@@ -305,6 +371,14 @@ class ExecutableBridge:
                 os.close(fd)
         self._spare_writers = []
         shutil.rmtree(FIFO_FOLDER, ignore_errors=True)
+
+
+def _grow_pipe(fd: int) -> int:
+    """Enlarge a pipe's buffer towards PIPE_BYTES; its capacity in bytes afterwards."""
+    try:
+        return fcntl.fcntl(fd, _F_SETPIPE_SZ, PIPE_BYTES)
+    except OSError:
+        return fcntl.fcntl(fd, _F_GETPIPE_SZ)  # not allowed more: keep what it has
 
 
 def _die_with_parent() -> None:

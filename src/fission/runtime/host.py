@@ -248,7 +248,7 @@ class JobHost:
         if isinstance(job, ExecutableJob):
             from fission.runtime.executable import attach  # it builds on this module
 
-            attach(job)
+            attach(job, self)
         # On a server the job's stdout and stderr are pipes whose lines go to the client over
         # the control connection (there is no terminal to share there).
         self.relay = relay or []

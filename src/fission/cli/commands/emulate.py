@@ -268,7 +268,11 @@ def _print_report(
             ),
             None,
         )
-        restarted = [line for t, line in events if when <= t < until and "restart" in line]
+        restarted = [
+            line
+            for t, line in events
+            if when <= t < until and ("restart" in line or "moving it" in line)
+        ]
         detection = f"{detected - when:.2f} s" if detected else "not detected"
         outage = _outage(summary, when, until)
         silence = f"{outage:.2f} s" if outage is not None else "none seen"
