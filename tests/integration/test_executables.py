@@ -251,3 +251,45 @@ def test_an_executable_job_without_a_program_is_a_config_error(project):
     result = project.manage("exe", "simulate")
     assert result.returncode != 0
     assert "config.py:7: Nothing 2 has no EXECUTABLE" in result.stderr
+
+
+def test_a_long_stream_through_a_c_program_fed_ahead_stays_exact(project):
+    # one fixed-size input: the job host gives the program up to 64 received blocks ahead of
+    # its rounds; every round must still get the output of its own input, none lost or doubled
+    _compile_scale(project.root)
+    project.network(
+        "exe",
+        jobs=JOBS
+        + """
+
+class Total(LocalJob, PythonJob):
+    def setup(self):
+        self.count = self.total = 0
+        self.ordered = True
+        self.last = 0
+
+    def run(self, value):
+        self.count += 1
+        self.total += value
+        self.ordered = self.ordered and value == self.last + 3
+        self.last = value
+
+    def teardown(self):
+        print("total", self.count, self.total, self.ordered, flush=True)
+""",
+        pipes=PIPES,
+        config="""
+        from exe.jobs.jobs import Numbers, Scale, Total
+        from exe.pipes.pipes import Int64Pipe
+
+        JOBS = [
+            Numbers(50000, outputs=[Int64Pipe(1)]),
+            Scale(inputs=[Int64Pipe(1)], outputs=[Int64Pipe(2)]),
+            Total(inputs=[Int64Pipe(2)]),
+        ]
+        """,
+    )
+    result = project.manage("exe", "simulate", "--debug-window", "--quiet")
+    assert result.returncode == 0, result.stderr
+    n = 50000
+    assert f"total {n} {3 * n * (n + 1) // 2} True" in result.stdout
