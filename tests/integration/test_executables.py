@@ -293,3 +293,29 @@ class Total(LocalJob, PythonJob):
     assert result.returncode == 0, result.stderr
     n = 50000
     assert f"total {n} {3 * n * (n + 1) // 2} True" in result.stdout
+
+
+def test_a_sink_program_that_dies_fails_its_job_instead_of_hanging(project):
+    # it stops reading after three blocks: writes to its FIFO must fail, not wait for ever
+    project.network(
+        "exe",
+        jobs=JOBS,
+        pipes=PIPES,
+        config="""
+        from fission.core.jobs import DynamicExecutableJob
+        from exe.jobs.jobs import Numbers
+        from exe.pipes.pipes import Int64Pipe
+
+        JOBS = [
+            Numbers(50000, outputs=[Int64Pipe(1)]),
+            DynamicExecutableJob(
+                executable='python3 -c "import sys; f = open(sys.argv[2], \\'rb\\'); '
+                'f.read(24); sys.exit(4)"',
+                inputs=[Int64Pipe(1)],
+            ),
+        ]
+        """,
+    )
+    result = project.manage("exe", "simulate", "--quiet", timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert "the program 'python3' exited with status 4" in result.stderr

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import fcntl
 import io
 import os
+import select
 import shlex
 import shutil
 import signal
@@ -28,7 +30,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from fission.core.errors import PipeError
 from fission.core.jobs import ExecutableJob
@@ -72,7 +74,41 @@ def attach(job: ExecutableJob, host: Any = None) -> ExecutableBridge:
     return bridge
 
 
-def block_writer(pipe: BasePipe) -> Callable[[io.BufferedWriter, Any], None]:
+class _ProgramInput:
+    """Our write end of one of the program's inputs, as a file for ``write_wrapper``.
+
+    Non-blocking underneath: a FIFO end we hold read-write never reports a dead reader, so a
+    full pipe is waited on in short steps, and a program that has exited ends the wait.
+    """
+
+    def __init__(self, fd: int, bridge: ExecutableBridge) -> None:
+        self.fd = fd
+        self.bridge = bridge
+        os.set_blocking(fd, False)
+        self._poll = select.poll()
+        self._poll.register(fd, select.POLLOUT)
+
+    def write(self, data: bytes) -> int:
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[os.write(self.fd, view) :]
+            except BlockingIOError:
+                if not self._poll.poll(50) and self.bridge.exited():
+                    raise BrokenPipeError(errno.EPIPE, "the program has exited") from None
+        return len(data)
+
+    def flush(self) -> None:
+        """Writes are not buffered."""
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def block_writer(pipe: BasePipe) -> Callable[[_ProgramInput, Any], None]:
     """Writes one block of ``pipe`` the way a program reads it (the pipe's ``write_wrapper``)."""
     pack = pipe.encoder()
     write = pipe.write_wrapper
@@ -113,7 +149,7 @@ class ExecutableBridge:
         self.ahead = 1
         self.written = 0
         self.program: subprocess.Popen[bytes] | None = None
-        self.writers: list[io.BufferedWriter] = []  # per input: our write end
+        self.writers: list[_ProgramInput] = []  # per input: our write end
         self.readers: list[io.BufferedReader] = []  # per output: our read end
         self._spare_writers: list[int] = []
         self._encoders = [block_writer(p) for p in job.inputs]
@@ -144,7 +180,7 @@ class ExecutableBridge:
                 os.mkfifo(path)
                 write_end = os.open(path, os.O_RDWR)  # never blocks, unlike O_WRONLY
                 arguments += [job.INPUT_FLAG, str(path.resolve())]
-            self.writers.append(os.fdopen(write_end, "wb"))
+            self.writers.append(_ProgramInput(write_end, self))
         read_ends: list[int] = []
         for pipe in job.outputs:
             if by_fd:
@@ -192,6 +228,9 @@ class ExecutableBridge:
         self.ahead = self._ahead_limit()
         threading.Thread(target=self._relay_stderr, name="exe-stderr", daemon=True).start()
         threading.Thread(target=self._watch_exit, name="exe-exit", daemon=True).start()
+
+    def exited(self) -> bool:
+        return self.program is not None and self.program.poll() is not None
 
     def _relay_stderr(self) -> None:
         assert self.program is not None and self.program.stderr is not None
@@ -318,11 +357,11 @@ class ExecutableBridge:
             results.append(block)
         return results
 
-    def _broken(self, index: int) -> None:
+    def _broken(self, index: int) -> NoReturn:
         """The program stopped reading input ``index``: report how it ended."""
         pipe = self.job.inputs[index].id
         self._ended_early(f"while it was given a block of pipe {pipe}")
-        raise ExecutableFailed(f"{self.job.name}: the program closed its input pipe {pipe}")
+        raise ExecutableFailed(f"{self.job.name}: the program does not read its input pipe {pipe}")
 
     def _ended_early(self, when: str = "") -> None:
         """The program's output ended: fine if it exited with status 0, a failure otherwise."""
@@ -331,7 +370,7 @@ class ExecutableBridge:
             status = self.program.wait(timeout=EXIT_GRACE)
         except subprocess.TimeoutExpired:
             raise ExecutableFailed(
-                f"{self.job.name}: the program closed its output but did not exit"
+                f"{self.job.name}: the program stopped using its pipes but did not exit"
             ) from None
         if status == 0 and not when:
             return
