@@ -21,11 +21,17 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
   fi
 fi
-if ! command -v dot >/dev/null; then
-  # Graphviz's dot draws the graph pictures (visualize, graphviz, show) and their tests.
+# Programs the tests and some commands use, from Debian packages when missing: dot draws the
+# graph pictures, gcc builds the executables' test programs, make and systemd-analyze serve the
+# provisioning targets and their checks, ip makes the emulated hosts' network namespaces.
+missing=""
+for pair in dot:graphviz gcc:gcc make:make systemd-analyze:systemd ip:iproute2; do
+  command -v "${pair%%:*}" >/dev/null || missing="$missing ${pair#*:}"
+done
+if [ -n "$missing" ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  echo "installing graphviz (Debian package, for the dot program) ..." >&2
-  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq graphviz >/dev/null
+  echo "installing Debian packages:$missing ..." >&2
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq $missing >/dev/null
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".[dev,cluster,deploy]"
