@@ -16,7 +16,16 @@ The rules are the job host's (DESIGN section 4, :mod:`fission.runtime.host`):
 * a source's ``run`` is called again and again, or its generator advanced, once per round; a
   ``None`` from a source sends nothing; ``self.finish()`` makes the current round the last;
 * ``setup()`` runs before the first round and ``teardown()`` after the last, in ``workdir``
-  if one is given (the job's folder on a real run).
+  if one is given (the job's folder on a real run);
+* heads: each block may carry a head (``Blocks(values, heads=[...])``); a ``HEAD = True`` job
+  gets ``self.in_heads``, ``self.head`` (``head_reduce()``) and ``self.out_heads`` as on a job
+  host, and every job's output heads follow the host's rule (what a HEAD job wrote, else the
+  OR of its inputs' corrupted and user bits; *corrupted* always carried on); the heads sent
+  are in ``JobResult.heads``;
+* optional (ASYNC) inputs take no part in rounds: round ``r`` gets the ``r``-th value fed to
+  the optional input, or, when there is none (or it is None), the last value taken
+  (``OPTIONAL_STORE``) or ``OPTIONAL_DEFAULT``. On a job host, when a value arrives depends on
+  timing; here it is one per round, which is how a test says exactly when it arrives.
 
 A sub-graph runs job after job in the order of its pipes, each to the end of its streams:
 since rounds are aligned by sequence number, every job sees exactly the blocks it would see
@@ -36,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from fission.core.errors import FissionError
+from fission.core.head import CORRUPTED, FINISHED, USER_MASK, Head, outgoing_flags
 from fission.core.jobs import BaseJob
 from fission.core.pipes import BasePipe
 from fission.runtime.framing import Kind
@@ -58,11 +68,12 @@ class Blocks:
     """The blocks fed to one input, with sequence numbers 1, 2, 3, ... in order.
 
     ``None`` stands for a round in which the producer sent nothing. A plain list works as
-    well wherever Blocks are taken; this class is the place for what a block may carry
-    besides its value (heads, explicit gaps) once FISSION has them.
+    well wherever Blocks are taken. ``heads``: one head per block (an int or a
+    :class:`~fission.core.head.Head`, e.g. ``0x01`` for user bit 7), 0 when not given.
     """
 
     values: Sequence[Any]
+    heads: Sequence[int | Head] | None = None
 
 
 @dataclass
@@ -79,6 +90,8 @@ class JobResult:
     blocks: dict[int, list[Any]] = field(default_factory=dict)
     #: True when the job ended its stream itself (``finish()``, or its generator returned)
     finished: bool = False
+    #: pipe id -> the head of each block sent, one entry per round (None: nothing sent)
+    heads: dict[int, list[int | None]] = field(default_factory=dict)
 
     @property
     def outputs(self) -> dict[int, list[Any]]:
@@ -129,10 +142,20 @@ class _Capture:
     def __init__(self, pipe: BasePipe) -> None:
         self.decode = pipe.decoder()
         self.values: list[Any] = []
+        self.heads: list[int | None] = []
 
     def add(self, kind: int, sqn: int, payload: bytes, flags: int) -> None:
         # sqns arrive in order with no holes: one frame per round and output
-        self.values.append(self.decode(payload) if kind == _DATA else None)
+        data = kind == _DATA
+        self.values.append(self.decode(payload) if data else None)
+        self.heads.append(flags & ~FINISHED if data else None)
+
+
+def _as_heads(data: Blocks | Iterable[Any], count: int) -> list[int]:
+    heads = list(data.heads or []) if isinstance(data, Blocks) else []
+    if len(heads) > count:
+        raise HarnessError(f"{len(heads)} heads for {count} blocks; give one head per block")
+    return [int(head) for head in heads] + [0] * (count - len(heads))
 
 
 def _as_blocks(data: Blocks | Iterable[Any]) -> list[Any]:
@@ -166,36 +189,110 @@ def _working_directory(workdir: Path | None) -> Iterator[None]:
         os.chdir(before)
 
 
-def _round_arguments(job: BaseJob, streams: list[list[Any]], r: int) -> list[Any] | bool | None:
-    """The arguments of round ``r``; None if no input carries data; False if the stream ended."""
+class _OptionalInput:
+    """An optional input's value in each round (see the module docstring)."""
+
+    def __init__(self, pipe: BasePipe) -> None:
+        self.pipe = pipe
+        self.last = getattr(pipe, "OPTIONAL_DEFAULT", None)
+        self.last_head = 0
+
+    def take(self, stream: list[Any], heads: list[int], r: int) -> tuple[Any, int]:
+        if r <= len(stream) and stream[r - 1] is not None:
+            value, head = stream[r - 1], heads[r - 1]
+            if getattr(self.pipe, "OPTIONAL_STORE", True):
+                self.last, self.last_head = value, head
+            return value, head
+        if getattr(self.pipe, "OPTIONAL_STORE", True):
+            return self.last, self.last_head
+        return getattr(self.pipe, "OPTIONAL_DEFAULT", None), 0
+
+
+def _round_arguments(
+    job: BaseJob,
+    streams: list[list[Any]],
+    heads: list[list[int]],
+    optional: dict[int, _OptionalInput],
+    r: int,
+) -> tuple[list[Any], list[Any]] | bool | None:
+    """The arguments of round ``r`` and their heads; None if no input carries data; False if
+    the stream ended."""
     args: list[Any] = []
+    in_heads: list[Any] = []
     any_data = False
-    for pipe, stream in zip(job.inputs, streams, strict=True):
+    aligned = False
+    for index, (pipe, stream) in enumerate(zip(job.inputs, streams, strict=True)):
+        if index in optional:
+            value, head = optional[index].take(stream, heads[index], r)
+            args.append(value)
+            in_heads.append(Head(head))
+            continue
+        aligned = True
         count = pipe.block_count
         low, high = (r - 1) * count + 1, r * count
         if len(stream) < low:
             return False
-        values = [v for v in stream[low - 1 : high] if v is not None]
-        any_data = any_data or bool(values)
+        taken = [
+            (v, h)
+            for v, h in zip(stream[low - 1 : high], heads[index][low - 1 : high], strict=True)
+            if v is not None
+        ]
+        any_data = any_data or bool(taken)
         if count == 1:
-            args.append(values[0] if values else None)
+            args.append(taken[0][0] if taken else None)
+            in_heads.append(Head(taken[0][1] if taken else 0))
         else:
-            args.append(values)
-    return args if any_data else None
+            args.append([v for v, _ in taken])
+            in_heads.append([Head(h) for _, h in taken])
+    if not aligned:  # only optional inputs: called again and again, like a function source
+        return args, in_heads
+    return (args, in_heads) if any_data else None
 
 
-def _run_rounds(job: BaseJob, streams: list[list[Any]], rounds: int | None) -> JobResult:
+def _round_flags(in_heads: list[Any]) -> int:
+    """What a round passes on to its outputs: the OR of its inputs' corrupted and user bits."""
+    flags = 0
+    for head in in_heads:
+        for one in head if isinstance(head, list) else [head]:
+            flags |= int(one)
+    return flags & (CORRUPTED | USER_MASK)
+
+
+def _emit(job: BaseJob, emitter: _Outputs, sqn: int, value: Any, round_flags: int) -> None:
+    """Queue a round's output with the heads a job host would give it."""
+    finishing = job._finish_requested
+    if not job.HEAD:
+        emitter.emit(sqn, value, outgoing_flags(None, round_flags, finishing))
+        return
+    written = [
+        job.out_heads[i] if i < len(job.out_heads) and job.out_heads[i] is not None else job.head
+        for i in range(emitter.count)
+    ]
+    emitter.emit_each(sqn, value, [outgoing_flags(w, round_flags, finishing) for w in written])
+
+
+def _run_rounds(
+    job: BaseJob,
+    streams: list[list[Any]],
+    rounds: int | None,
+    heads: list[list[int]] | None = None,
+) -> JobResult:
     result = JobResult(job)
     captures = [_Capture(pipe) for pipe in job.outputs]
     emitter = _Outputs(job, captures)  # type: ignore[arg-type]
-    source = not job.inputs
+    heads = heads if heads is not None else [[0] * len(stream) for stream in streams]
+    optional = {index: _OptionalInput(pipe) for index, pipe in enumerate(job.inputs) if pipe.ASYNC}
+    only_optional = bool(job.inputs) and len(optional) == len(job.inputs)
+    source = not job.inputs or only_optional
     # a job with inputs ends with them; only a source may go on for ever
     limit: float = rounds if rounds is not None else (MAX_ROUNDS if source else math.inf)
     job._finish_requested = False
     generator = job.run() if source and inspect.isgeneratorfunction(job.run) else None
     sqn = 0
     while result.rounds < limit:
-        if source:
+        if source and not only_optional:
+            if job.HEAD:
+                job.in_heads, job.head, job.out_heads = [], Head(), [None] * emitter.count
             try:
                 value = next(generator) if generator is not None else job.run()
             except StopIteration:
@@ -205,21 +302,26 @@ def _run_rounds(job: BaseJob, streams: list[list[Any]], rounds: int | None) -> J
             result.calls.append(())
             if value is not None:
                 sqn += 1
-                emitter.emit(sqn, value, 0)
+                _emit(job, emitter, sqn, value, 0)
         else:
-            args = _round_arguments(job, streams, result.rounds + 1)
-            if args is False:
+            taken = _round_arguments(job, streams, heads, optional, result.rounds + 1)
+            if taken is False:
                 break
             result.rounds += 1
             sqn = result.rounds
-            if args is None:
+            if taken is None:
                 emitter.emit(sqn, None, 0)
                 continue
-            assert isinstance(args, list)
+            assert isinstance(taken, tuple)
+            args, in_heads = taken
+            if job.HEAD:
+                job.in_heads = in_heads
+                job.head = job.head_reduce()
+                job.out_heads = [None] * emitter.count
             result.calls.append(tuple(args))
             returned = job.run(*args)
             if job.outputs:  # a sink's return value is ignored, as on a job host
-                emitter.emit(sqn, returned, 0)
+                _emit(job, emitter, sqn, returned, _round_flags(in_heads))
         if job._finish_requested:
             result.finished = True
             break
@@ -231,6 +333,9 @@ def _run_rounds(job: BaseJob, streams: list[list[Any]], rounds: int | None) -> J
             )
     result.blocks = {
         pipe.id: capture.values for pipe, capture in zip(job.outputs, captures, strict=True)
+    }
+    result.heads = {
+        pipe.id: capture.heads for pipe, capture in zip(job.outputs, captures, strict=True)
     }
     return result
 
@@ -266,10 +371,11 @@ def feed(
         _through_codec(pipe, _as_blocks(data))
         for pipe, data in zip(job.inputs, inputs, strict=True)
     ]
+    heads = [_as_heads(data, len(stream)) for data, stream in zip(inputs, streams, strict=True)]
     with _working_directory(Path(workdir) if workdir is not None else None):
         job.setup()
         try:
-            return _run_rounds(job, streams, rounds)
+            return _run_rounds(job, streams, rounds, heads)
         finally:
             job.teardown()
 
@@ -323,14 +429,18 @@ def run_jobs(
     except graphlib.CycleError:
         raise HarnessError("the jobs form a cycle of pipes; a sub-graph must be acyclic") from None
     sent: dict[int, list[Any]] = {}
+    sent_heads: dict[int, list[int | None]] = {}
     results: list[JobResult] = []
     for job in sequence:
         streams = []
+        heads: list[list[int]] = []
         for position, pipe in enumerate(job.inputs, start=1):
             if pipe.id in producers:
                 streams.append(sent[pipe.id])
+                heads.append([h or 0 for h in sent_heads[pipe.id]])
             elif pipe.id in inputs:
                 streams.append(_through_codec(pipe, _as_blocks(inputs[pipe.id])))
+                heads.append(_as_heads(inputs[pipe.id], len(streams[-1])))
             else:
                 raise HarnessError(
                     f"pipe {pipe.id} (input {position} of {job.name}) has no producer among the "
@@ -341,11 +451,12 @@ def run_jobs(
         with _working_directory(folder):
             job.setup()
             try:
-                result = _run_rounds(job, streams, limit if not job.inputs else None)
+                result = _run_rounds(job, streams, limit if not job.inputs else None, heads)
             finally:
                 job.teardown()
         results.append(result)
         sent.update(result.blocks)
+        sent_heads.update(result.heads)
     leaving = {
         pipe_id: [value for value in values if value is not None]
         for pipe_id, values in sent.items()
