@@ -244,13 +244,16 @@ class BasePipe:
 
 
 def _read_exactly(file: IO[bytes], size: int, pipe: BasePipe) -> bytes | None:
-    chunks: list[bytes] = []
-    missing = size
+    first = file.read(size)
+    if not first:
+        return None
+    if len(first) == size:
+        return first  # the usual case: no joining copy
+    chunks: list[bytes] = [first]
+    missing = size - len(first)
     while missing:
         chunk = file.read(missing)
         if not chunk:
-            if missing == size:
-                return None
             raise PipeError(
                 f"{pipe!r}: the stream ended inside a block ({size - missing} of {size} bytes)"
             )
