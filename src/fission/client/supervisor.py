@@ -82,8 +82,9 @@ class JobRecord:
     server: str = "local"
     hints: dict[int, int] = field(default_factory=dict)  # resume hints for the next start
     counts_as_restart: bool = True  # False when the job only moves off a dead server
-    last_heard: float = 0.0  # monotonic time of its last control message (its heartbeat)
-    last_seen: float = 0.0  # when its job host last reported (monotonic), for liveness
+    # when its job host last sent anything (monotonic): its heartbeat, for liveness and for
+    # finding servers that fell silent
+    last_seen: float = 0.0
 
     @property
     def alive(self) -> bool:
@@ -320,18 +321,18 @@ class Simulation:
         self._last_loop = now
         if stalled:
             for record in self.records.values():
-                record.last_heard = max(record.last_heard, now - self.heartbeat)
+                record.last_seen = max(record.last_seen, now - self.heartbeat)
             return
         limit = self.silence_limit
         watched = [r for r in self.records.values() if r.alive and r.state == "RUNNING"]
-        if not any(now - r.last_heard <= limit for r in watched):
+        if not any(now - r.last_seen <= limit for r in watched):
             return
         servers: dict[str, bool] = {}
         for record in watched:
             if record.server in ("local", CLIENT):
                 continue
             servers[record.server] = servers.get(record.server, False) or (
-                now - record.last_heard <= limit
+                now - record.last_seen <= limit
             )
         for name, heard in servers.items():
             if not heard:
@@ -415,7 +416,7 @@ class Simulation:
             sock.close()
             record.channel = None
             return
-        record.last_heard = time.monotonic()
+        record.last_seen = time.monotonic()
         try:
             messages = [decode_message(f) for f in record.decoder.feed(data)]
         except FissionError as exc:
@@ -433,7 +434,6 @@ class Simulation:
         kind = message["type"]
         if message.get("epoch") != record.epoch:
             return
-        record.last_seen = time.monotonic()
         if kind == "ready":
             record.endpoint = str(message["endpoint"])
             record.state = "RUNNING"
