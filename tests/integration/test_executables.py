@@ -319,3 +319,100 @@ def test_a_sink_program_that_dies_fails_its_job_instead_of_hanging(project):
     result = project.manage("exe", "simulate", "--quiet", timeout=60)
     assert result.returncode == 1, result.stderr
     assert "the program 'python3' exited with status 4" in result.stderr
+
+
+BYTES_JOBS = """
+import struct
+from fission.core.jobs import ExecutableJob, LocalJob, PythonJob
+
+
+class PackedNumbers(PythonJob):
+    def __init__(self, count, **kwargs):
+        super().__init__(**kwargs)
+        self.count = count
+
+    def run(self):
+        for n in range(1, self.count + 1):
+            yield struct.pack("<q", n)
+
+
+class Scale(ExecutableJob):
+    EXECUTABLE = "scale"
+    PARAMETERS = "-f 3"
+    DEPENDENCIES = "bin"
+
+
+class PackedTotal(LocalJob, PythonJob):
+    def setup(self):
+        self.values = []
+
+    def run(self, block):
+        assert type(block) is bytes, type(block)
+        self.values.append(struct.unpack("<q", block)[0])
+
+    def teardown(self):
+        v = self.values
+        ordered = v == [3 * n for n in range(1, len(v) + 1)]
+        print("total", len(v), sum(v), ordered, flush=True)
+"""
+
+
+def _bytes_chain(project, middle: str, count: int) -> subprocess.CompletedProcess[str]:
+    """PackedNumbers -> ``middle`` -> PackedTotal over plain 8-byte BytesPipes: the shape the
+    job host runs many rounds per call for (ExecutableBridge.run_batch)."""
+    project.network(
+        "exe",
+        jobs=BYTES_JOBS,
+        config=f"""
+        from fission.core.jobs import DynamicExecutableJob
+        from fission.core.pipes import BytesPipe
+        from exe.jobs.jobs import PackedNumbers, PackedTotal, Scale
+
+        JOBS = [
+            PackedNumbers({count}, outputs=[BytesPipe(1, 8)]),
+            {middle},
+            PackedTotal(inputs=[BytesPipe(2, 8)]),
+        ]
+        """,
+    )
+    return project.manage("exe", "simulate", "--debug-window", "--quiet", timeout=120)
+
+
+def test_a_long_bytes_stream_through_a_c_program_in_batches_stays_exact(project):
+    _compile_scale(project.root)
+    n = 60000
+    result = _bytes_chain(project, "Scale(inputs=[BytesPipe(1, 8)], outputs=[BytesPipe(2, 8)])", n)
+    assert result.returncode == 0, result.stderr
+    assert f"total {n} {3 * n * (n + 1) // 2} True" in result.stdout
+
+
+STOPS_AFTER = """python3 -c "
+import sys
+src, dst = open(sys.argv[2], 'rb'), open(sys.argv[4], 'wb')
+for _ in range(1000):
+    dst.write(src.read(8)); dst.flush()
+sys.exit({status})
+" """
+
+
+def test_a_program_that_ends_cleanly_mid_stream_ends_it_after_its_last_block(project):
+    # blocks were given to it ahead of their rounds: the stream still ends exactly after the
+    # last block it wrote, and the run finishes normally
+    middle = (
+        f"DynamicExecutableJob(executable={STOPS_AFTER.format(status=0)!r}, "
+        "inputs=[BytesPipe(1, 8)], outputs=[BytesPipe(2, 8)])"
+    )
+    result = _bytes_chain(project, middle, 50000)
+    assert result.returncode == 0, result.stderr
+    # the program copies, it does not scale: 1000 blocks 1..1000, so not "ordered" by 3n
+    assert "total 1000 500500 False" in result.stdout
+
+
+def test_a_program_that_fails_mid_stream_fails_its_job_with_its_status(project):
+    middle = (
+        f"DynamicExecutableJob(executable={STOPS_AFTER.format(status=5)!r}, "
+        "inputs=[BytesPipe(1, 8)], outputs=[BytesPipe(2, 8)])"
+    )
+    result = _bytes_chain(project, middle, 50000)
+    assert result.returncode == 1, result.stderr
+    assert "the program 'python3' exited with status 5" in result.stderr

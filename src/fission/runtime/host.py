@@ -305,6 +305,10 @@ class JobHost:
         self._armed = False
         self._use_alarm = threading.current_thread() is threading.main_thread()
         self._fast: tuple[Any, ...] | None = None
+        #: Set by a job that can do several rounds in one call (an executable fed ahead): given
+        #: the input link, the last round done and at most how many to do, it returns the wire
+        #: payloads of the rounds it did, in order ([] to leave the round to run()).
+        self.round_batch: Callable[[InputLink, int, int], list[bytes | memoryview]] | None = None
         self._resume_points: dict[int, int] = {}  # output pipe -> the consumer's next sqn
         self._resumed = spec.epoch == 1  # a restarted source first learns where to go on
         self._gap_pending = False
@@ -1258,6 +1262,8 @@ class JobHost:
         job = self.job
         run = job.run
         fast = self._fast_output()
+        if fast is not None and self.round_batch is not None:
+            return self._batched_rounds(link, budget, fast)
         if fast is not None:
             out, append, header, pipe_id, pack = fast
             batch = out.batch
@@ -1330,6 +1336,42 @@ class JobHost:
         finally:
             if taken is not None:  # the last block taken: what the "previous" gap policy repeats
                 link.last_payload = taken[3]
+
+    def _batched_rounds(self, link: InputLink, budget: int, fast: tuple[Any, ...]) -> bool | None:
+        """:meth:`_simple_rounds` for a job with ``round_batch``: many rounds per call."""
+        queue_ = link.queue
+        done = self.round
+        if not queue_:
+            if link.eos is not None and link.eos <= done:
+                self._end_stream(done)
+            return False
+        sqn, kind, flags, _payload = queue_[0]
+        if sqn != done + 1 or kind != _DATA or flags:
+            return None
+        assert self.round_batch is not None
+        self._in_user_code = True
+        try:
+            payloads = self.round_batch(link, done, budget)
+        finally:
+            self._in_user_code = False
+        if not payloads:
+            return None  # run() takes the round and sees how the program ended
+        if not self._armed:
+            self._started_batch()
+        out, append, header, pipe_id, _pack = fast
+        if not out.batch:
+            out.batch_first = done + 1
+        popleft = queue_.popleft
+        r = done
+        for payload in payloads:
+            r += 1
+            taken = popleft()
+            append(header(_DATA, 0, pipe_id, r, len(payload)))
+            append(payload)
+        link.last_payload = taken[3]  # what the "previous" gap policy repeats
+        out.last_sqn = r
+        self.round = r
+        return True
 
     def _gap_payload(self, index: int, link: InputLink) -> bytes | None:
         """The stand-in for a lost block of sync input ``index``, or None to skip it."""
