@@ -42,3 +42,36 @@ def test_servers_that_nodes_cannot_give_are_one_clear_error(nodes, servers, mess
         _server_names("lab", nodes, servers)
     assert message in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def test_run_expects_only_servers_a_multinode_matches(project):
+    # emulate tells `run` the made-up names to wait for (--expect); a name no MultiNode
+    # matches would get no jobs, so it is refused before anything starts
+    jobs = """
+from fission.core.jobs import PythonJob
+
+
+class One(PythonJob):
+    def run(self):
+        yield 1
+
+
+class Sink(PythonJob):
+    def run(self, value):
+        pass
+"""
+    config = """
+from fission.core.nodes import BaseNode, MultiNode
+from fission.core.pipes import PicklePipe
+from lab.jobs.jobs import One, Sink
+
+CLIENT_IP = "192.168.4.1"
+JOBS = [One(outputs=[PicklePipe(1)]), Sink(inputs=[PicklePipe(1)])]
+NODES = [BaseNode("192.168.4.2"), MultiNode("pi-{1..9}")]
+"""
+    project.network("lab", jobs=jobs, config=config)
+    result = project.manage("lab", "run", "--expect", "pi-10")
+    assert result.returncode == 2, result.stderr  # a configuration error
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Error: --expect pi-10: no MultiNode in NODES of lab matches it, so it would get no jobs"
+    )

@@ -107,6 +107,9 @@ def app(
     stands_for = _server_names(network.name, network.settings.NODES, servers)
     names = [f"s{k}" for k in range(1, servers + 1)]
     as_name = dict(zip(names, stands_for, strict=True))
+    # `run` does not wait for servers a MultiNode matches: told their names, it waits for them
+    plain = {node.host for node in network.settings.NODES if not isinstance(node, MultiNode)}
+    generated = [name for name in stands_for if name not in plain]
     faults = _faults(kill, "--kill") + _faults(cut, "--cut") + _faults(revive, "--revive")
     by_node_name = {node_name: name for name, node_name in as_name.items()}
     faults = [(by_node_name.get(name, name), at, kind) for name, at, kind in faults]
@@ -154,6 +157,7 @@ def app(
                 sys.executable, str(project / "manage.py"), network.name, "run",
                 "--ray-address", f"{client.address}:{RAY_PORT}",
                 "--client-ip", client.address, "--wait", str(wait_seconds),
+                *(f"--expect={name}" for name in generated),
                 *(["--quiet"] if quiet else ["--view", view]),
             ]),
             stderr=subprocess.PIPE, text=True, env=ray_environment,
