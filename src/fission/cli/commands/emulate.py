@@ -63,9 +63,7 @@ def _faults(values: tuple[str, ...], kind: str) -> list[tuple[str, float, str]]:
     required=True,
     help="How many servers to emulate: the nodes of NODES, plus more for MultiNode patterns.",
 )
-@click.option(
-    "--kill", multiple=True, help="SERVER@SECONDS (s1, s2, ... or its name): SIGKILL it then."
-)
+@click.option("--kill", multiple=True, help="SERVER@SECONDS: SIGKILL that server then.")
 @click.option("--cut", multiple=True, help="SERVER@SECONDS: cut that server's link then.")
 @click.option(
     "--revive",
