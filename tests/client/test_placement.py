@@ -1,10 +1,13 @@
 """Placement order: jobs pinned to a server (DEFAULT_NODE, LocalJob) are placed before the
-flexible ones, at start and whenever several jobs are placed again."""
+flexible ones, at start and whenever several jobs are placed again, in the planner and in the
+supervisor."""
 
 from __future__ import annotations
 
 from fission.client.placement import CLIENT, Placer, Server, placement_order
+from fission.client.supervisor import Simulation
 from fission.core.jobs import LocalJob, PythonJob
+from fission.core.loader import load_network
 
 
 class Work(PythonJob):
@@ -68,3 +71,51 @@ def test_when_room_is_short_the_flexible_job_waits_not_the_pinned_one():
     placer.set_alive("10.0.0.1", True)
     assert [placer.place(job) for job in jobs] == [True, False]
     assert placer.where == {2: "10.0.0.1"}
+
+
+JOBS = """
+from fission.core.jobs import PythonJob
+
+
+class Count(PythonJob):
+    def run(self):
+        yield from range(1, 4)
+
+
+class Keep(PythonJob):
+    DEFAULT_NODE = "10.0.0.1"
+
+    def run(self, value):
+        with open("kept.txt", "a") as kept:
+            kept.write(f"{value}\\n")
+"""
+
+CONFIG = """
+from fission.core.pipes import PicklePipe
+from net.jobs.jobs import Count, Keep
+
+JOBS = [Count(outputs=[PicklePipe(1)]), Keep(inputs=[PicklePipe(1)])]
+"""
+
+
+def test_the_supervisor_starts_pinned_jobs_first(tmp_path):
+    # a real run on this machine (local job hosts) with the placement `run` would do: the
+    # pinned Keep (job 2) gets 10.0.0.1's slot, the flexible Count (job 1) the other server
+    for folder in ("net", "net/jobs"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "__init__.py").write_text("")
+    (tmp_path / "net" / "jobs" / "jobs.py").write_text(JOBS)
+    (tmp_path / "net" / "config.py").write_text(CONFIG)
+    network = load_network(tmp_path, "net")
+    placer = Placer(_servers())
+    lines: list[str] = []
+    supervisor = Simulation(
+        network, tmp_path / "net" / "simulation", "ab" * 32, status=lines.append, placer=placer
+    )
+    assert supervisor.run() == 0, lines
+    assert placer.where == {2: "10.0.0.1", 1: "10.0.0.2"}
+    assert (tmp_path / "net" / "simulation" / "2" / "kept.txt").read_text().split() == [
+        "1",
+        "2",
+        "3",
+    ]

@@ -117,8 +117,12 @@ class Simulation:
         self.status = status or (lambda text: print(text, file=sys.stderr, flush=True))
         self.token = secrets.token_hex(6)
         self.records = {job.id: JobRecord(job) for job in network.jobs}
-        # the order jobs are placed in when several are (pinned ones first, see placement)
-        self._placement_order = [self.records[job.id] for job in placement_order(network.jobs)]
+        # the order jobs are placed in when several are (pinned ones first, see placement);
+        # without placement (simulate), job-id order
+        self._placement_order = [
+            self.records[job.id]
+            for job in (placement_order(network.jobs) if placer is not None else network.jobs)
+        ]
         self.backend: Backend = backend if backend is not None else LocalBackend(network)
         self.placer = placer  # None: every job runs here (simulate)
         self.fence_after = fence_after
