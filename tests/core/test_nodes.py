@@ -1,5 +1,5 @@
-"""Nodes: groups per node, MultiNode patterns expanded to the servers that joined, and CSV
-inventory files named in NODES."""
+"""Nodes: groups per node, MultiNode patterns expanded to the servers that joined, names made
+up for emulated servers, and CSV inventory files named in NODES."""
 
 from __future__ import annotations
 
@@ -8,7 +8,13 @@ import re
 import pytest
 
 from fission.core.errors import ConfigError
-from fission.core.nodes import BaseNode, MultiNode, expand_nodes, read_inventory
+from fission.core.nodes import (
+    BaseNode,
+    MultiNode,
+    example_servers,
+    expand_nodes,
+    read_inventory,
+)
 
 
 def test_multinode_patterns():
@@ -39,6 +45,64 @@ def test_expand_nodes_uses_the_joined_servers_once():
     ]
     assert nodes[0] is plain
     assert not any(isinstance(n, MultiNode) for n in nodes)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "names"),
+    [
+        ("192.168.4.*", ["192.168.4.1", "192.168.4.2", "192.168.4.3"]),
+        ("pi-{10..20}", ["pi-10", "pi-11", "pi-12"]),
+        ("lab?", ["lab1", "lab2", "lab3"]),
+        ("rack{1..2}-?", ["rack1-1", "rack1-2", "rack1-3"]),
+        ("pi-{7..7}", ["pi-7"]),  # the pattern has one name only
+        ("pi-{9..3}", []),  # and this one none
+    ],
+)
+def test_example_names_match_their_pattern(pattern, names):
+    node = MultiNode(pattern)
+    made = node.example_names(3)
+    assert made == names
+    assert all(node.matches(name) for name in made)
+
+
+def test_example_names_are_distinct_and_run_out_with_the_pattern():
+    digits = MultiNode("lab?").example_names(20)
+    assert sorted(digits) == [f"lab{d}" for d in range(10)]  # ten digits, then no more
+    stars = MultiNode("**").example_names(200)  # 1+11 and 11+1 are one name
+    assert len(stars) == len(set(stars)) == 200
+    ranged = MultiNode("10.0.{1..2}.{5..6}").example_names(10, skip=lambda n: n == "10.0.1.6")
+    assert ranged == ["10.0.1.5", "10.0.2.5", "10.0.2.6"]
+
+
+def test_example_servers_are_what_a_run_would_match():
+    class MicNode(MultiNode):
+        GROUPS = ["MIC"]
+
+    plain = [BaseNode("pi-2"), BaseNode("10.0.0.1"), BaseNode("pi-2")]
+    nodes = [plain[0], MicNode("pi-*", slots=1), plain[1], MultiNode("pi-{1..3}"), plain[2]]
+    # plain nodes first, each once, in order; then the patterns in turn, with names that are
+    # new and that no earlier pattern matches (pi-{1..3} has none left: pi-* takes them all)
+    names = example_servers(nodes, 5)
+    assert names == ["pi-2", "10.0.0.1", "pi-1", "pi-3", "pi-4"]
+    # every name stands for the node it was made for (as in `run`: servers by name)
+    expanded = {n.host: n.groups for n in expand_nodes(nodes, names)}
+    assert expanded == {
+        "pi-2": ["ALL"],
+        "10.0.0.1": ["ALL"],
+        "pi-1": ["MIC"],
+        "pi-3": ["MIC"],
+        "pi-4": ["MIC"],
+    }
+    # two patterns share the servers; a finite one runs out, the other goes on
+    assert example_servers([MultiNode("a{1..2}"), MultiNode("b-*")], 5) == [
+        "a1",
+        "b-1",
+        "a2",
+        "b-2",
+        "b-3",
+    ]
+    assert example_servers([BaseNode("x"), MultiNode("y{1..2}")], 9) == ["x", "y1", "y2"]
+    assert example_servers([BaseNode("x"), BaseNode("z")], 1) == ["x"]
 
 
 def test_inventory_file(tmp_path):

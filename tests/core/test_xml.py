@@ -156,6 +156,28 @@ XML_FILE = "topology.xml"
     )
 
 
+def test_xml_jobs_get_their_servers_before_the_jobs_of_jobs(load):
+    config = """
+NODES = [BaseNode("10.0.0.5", slots=1), BaseNode("10.0.0.6", slots=2)]
+JOBS = [Source(outputs=[PicklePipe(1)]), Sink(inputs=[PicklePipe(2)])]
+XML_FILE = "topology.xml"
+"""
+    xml = """\
+    <network>
+      <node pi_id="10.0.0.5">
+        <algorithm executable="./double">
+          <input pipe_id="1"/>
+          <output pipe_id="2"/>
+        </algorithm>
+      </node>
+    </network>
+    """
+    network = load(config, xml)
+    assert [(j.id, j.DEFAULT_NODE) for j in network.jobs] == [(1, None), (2, None), (3, "10.0.0.5")]
+    # in job-id order the Sink (2) would take 10.0.0.5's only slot and push the XML job off
+    assert plan(network) == {1: "10.0.0.6", 2: "10.0.0.6", 3: "10.0.0.5"}
+
+
 def test_size_given_nowhere_is_the_default_with_a_warning(load, tmp_path):
     xml = """\
     <network>

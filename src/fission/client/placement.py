@@ -5,6 +5,11 @@ has a free slot; else the job's ``GROUPS`` in priority order, where the servers 
 ranked by free slots, then by link quality where a B.A.T.M.A.N-adv mesh reports it (TQ, see
 ``client/mesh.py``), then by name, and the job's own ``preference(candidates)`` hook may
 pick one of them. If nothing fits, the job is PENDING: it is placed when a server (re)joins.
+
+Jobs that are placed together (at start, the jobs of a dead server, the PENDING ones when a
+server comes back) are taken in :func:`placement_order`: the jobs pinned to a server (a
+LocalJob, a ``DEFAULT_NODE``, as every job of an XML_FILE has) before the flexible ones, so a
+flexible job cannot take the last slot of the server a pinned job needs.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from fission.core.jobs import BaseJob
 from fission.core.network import Network
 from fission.core.nodes import BaseNode
 
-__all__ = ["CLIENT", "Placer", "Server", "place", "plan"]
+__all__ = ["CLIENT", "Placer", "Server", "place", "placement_order", "plan"]
 
 #: The name under which the client itself is a server (it runs the LocalJobs).
 CLIENT = "client"
@@ -46,6 +51,16 @@ class Server:
 def _groups(job: BaseJob) -> list[str]:
     groups = job.GROUPS
     return [groups] if isinstance(groups, str) else list(groups)
+
+
+def placement_order(jobs: Iterable[BaseJob]) -> list[BaseJob]:
+    """``jobs`` in the order they are placed: the pinned ones (LocalJobs, jobs with a
+    ``DEFAULT_NODE``) first, then the others; in job-id order within each part."""
+    return sorted(jobs, key=lambda job: (not _pinned(job), job.id or 0))
+
+
+def _pinned(job: BaseJob) -> bool:
+    return job.is_local or job.DEFAULT_NODE is not None
 
 
 def place(job: BaseJob, servers: dict[str, Server]) -> str | None:
@@ -129,7 +144,7 @@ def plan(network: Network) -> dict[int, str | None]:
     servers[CLIENT] = Server(CLIENT, slots=1000, groups=["LOCAL"], alive=True)
     placer = Placer(servers)
     where: dict[int, str | None] = {}
-    for job in network.jobs:
+    for job in placement_order(network.jobs):
         assert job.id is not None
         where[job.id] = placer.where[job.id] if placer.place(job) else None
-    return where
+    return dict(sorted(where.items()))

@@ -40,7 +40,7 @@ from typing import Any, TextIO
 from fission.backends.base import Backend
 from fission.backends.local import LocalBackend
 from fission.client.output import JobOutput
-from fission.client.placement import CLIENT, Placer
+from fission.client.placement import CLIENT, Placer, placement_order
 from fission.client.rundir import JOB_LOG, SUMMARY, note_server, prepare_run_folder
 from fission.core.errors import FissionError
 from fission.core.jobs import BaseJob
@@ -117,6 +117,12 @@ class Simulation:
         self.status = status or (lambda text: print(text, file=sys.stderr, flush=True))
         self.token = secrets.token_hex(6)
         self.records = {job.id: JobRecord(job) for job in network.jobs}
+        # the order jobs are placed in when several are (pinned ones first, see placement);
+        # without placement (simulate), job-id order
+        self._placement_order = [
+            self.records[job.id]
+            for job in (placement_order(network.jobs) if placer is not None else network.jobs)
+        ]
         self.backend: Backend = backend if backend is not None else LocalBackend(network)
         self.placer = placer  # None: every job runs here (simulate)
         self.fence_after = fence_after
@@ -162,7 +168,7 @@ class Simulation:
             self.selector.register(self.listener, selectors.EVENT_READ, ("listener",))
             assert self.backend.sock is not None
             self.selector.register(self.backend.sock, selectors.EVENT_READ, ("backend",))
-            for record in self.records.values():
+            for record in self._placement_order:
                 self._place_and_start(record)
             self._loop()
         finally:
@@ -279,7 +285,7 @@ class Simulation:
                 self._last_heartbeat = now
                 for record in self.records.values():
                     self._send(record, {"type": "heartbeat"})
-            for record in self.records.values():
+            for record in self._placement_order:
                 if record.restart_at and now >= record.restart_at and not self._stopping_since:
                     record.restart_at = 0.0
                     self._restart(record)
@@ -540,7 +546,7 @@ class Simulation:
             self.status(f"fission: server {name} is back")
             if self.placer is not None:
                 self.placer.set_alive(name, True)
-                for record in self.records.values():
+                for record in self._placement_order:
                     if record.state == "PENDING" and not self._stopping_since:
                         self._place_and_start(record)
         elif "error" in report:

@@ -13,8 +13,9 @@ from __future__ import annotations
 import copy
 import csv
 import ipaddress
+import itertools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -26,6 +27,7 @@ __all__ = [
     "BaseNode",
     "LocalNode",
     "MultiNode",
+    "example_servers",
     "expand_nodes",
     "read_inventory",
 ]
@@ -133,6 +135,41 @@ class MultiNode(BaseNode):
     def _ranges(self) -> list[tuple[int, int]]:
         return [(int(a), int(b)) for a, b in _RANGE.findall(self.host)]
 
+    def example_names(
+        self, count: int, skip: Callable[[str], bool] = lambda name: False
+    ) -> list[str]:
+        """Up to ``count`` distinct server names this pattern matches, for servers made up here
+        (``emulate``): ``*`` becomes 1, 2, 3, ..., ``?`` a digit (1-9, then 0) and
+        ``{a..b}`` a, a+1, ..., b, the last wildcard counting fastest, so ``192.168.4.*``
+        gives 192.168.4.1, 192.168.4.2, ... and ``pi-{10..20}`` pi-10, pi-11, ... Names
+        ``skip`` rejects are left out; fewer than ``count`` when the pattern has no more."""
+        return list(itertools.islice(self._names(skip), max(count, 0)))
+
+    def _names(self, skip: Callable[[str], bool]) -> Iterator[str]:
+        # Every candidate is checked with matches(): a pattern such as "*{10..20}" is
+        # ambiguous, and a name the run would not match must never be offered.
+        pieces = _RANGE.split(self.host)  # text, low, high, text, low, high, ..., text
+        choices: list[Sequence[str]] = []
+        template: list[str | None] = []  # literal text, or None for the next wildcard
+        for index in range(0, len(pieces), 3):
+            for char in pieces[index]:
+                if char in "*?":
+                    choices.append(_STAR if char == "*" else _DIGITS)
+                    template.append(None)
+                else:
+                    template.append(char)
+            if index + 2 < len(pieces):
+                low, high = int(pieces[index + 1]), int(pieces[index + 2])
+                choices.append(_Numbers(low, high + 1))
+                template.append(None)
+        seen: set[str] = set()  # "**" makes 1+11 and 11+1 alike
+        for values in itertools.islice(_combinations(choices), _SCAN_LIMIT):
+            filled = iter(values)
+            name = "".join(part if part is not None else next(filled) for part in template)
+            if name not in seen and self.matches(name) and not skip(name):
+                seen.add(name)
+                yield name
+
     def node_for(self, name: str) -> BaseNode:
         """A plain node for one matching server, with this node's slots and groups."""
         node = copy.copy(self)
@@ -148,6 +185,37 @@ class _Matched(BaseNode):
 
 
 _RANGE = re.compile(r"\{(\d+)\.\.(\d+)\}")
+#: Candidate names a MultiNode looks at before giving up on finding more (a pattern whose
+#: names are all taken would otherwise be searched forever).
+_SCAN_LIMIT = 20_000
+_DIGITS = "1234567890"
+
+
+class _Numbers(Sequence[str]):
+    """The numbers ``start .. stop - 1`` as text, without building the list."""
+
+    def __init__(self, start: int, stop: int) -> None:
+        self.numbers = range(start, stop)
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+    def __getitem__(self, index: int) -> str:  # type: ignore[override]
+        return str(self.numbers[index])
+
+
+_STAR = _Numbers(1, 10**9)
+
+
+def _combinations(choices: Sequence[Sequence[str]]) -> Iterator[tuple[str, ...]]:
+    """Every tuple of one value per choice, the last choice changing fastest (lazily, unlike
+    itertools.product, which would build each sequence first)."""
+    if not choices:
+        yield ()
+        return
+    for first in choices[0]:
+        for rest in _combinations(choices[1:]):
+            yield (first, *rest)
 
 
 def _compile_pattern(pattern: str) -> re.Pattern[str]:
@@ -178,6 +246,41 @@ def expand_nodes(nodes: Iterable[BaseNode], joined: Iterable[str]) -> list[BaseN
                     result.append(node.node_for(name))
                     taken.add(name)
     return result
+
+
+def example_servers(nodes: Iterable[BaseNode], count: int) -> list[str]:
+    """Names for ``count`` servers standing in for NODES (``emulate``): the plain nodes'
+    addresses in order, then names generated from the MultiNodes' patterns, one for each
+    pattern in turn. A generated name is new and matches no earlier pattern, so
+    :func:`expand_nodes` gives it to the MultiNode it was made for. Fewer than ``count`` when
+    NODES allows no more (no more plain nodes, and every pattern has run out of names)."""
+    nodes = list(nodes)
+    names: list[str] = []
+    for node in nodes:
+        if not isinstance(node, MultiNode) and node.host not in names:
+            names.append(node.host)
+    names = names[: max(count, 0)]
+    patterns = [node for node in nodes if isinstance(node, MultiNode)]
+    taken = set(names)
+
+    def generator(index: int) -> Iterator[str]:
+        earlier = patterns[:index]
+        return patterns[index]._names(
+            lambda name: name in taken or any(node.matches(name) for node in earlier)
+        )
+
+    active = [generator(index) for index in range(len(patterns))]
+    while len(names) < count and active:
+        for found in list(active):
+            if len(names) == count:
+                break
+            name = next(found, None)
+            if name is None:
+                active.remove(found)
+                continue
+            names.append(name)
+            taken.add(name)
+    return names
 
 
 def read_inventory(path: Path) -> list[BaseNode]:

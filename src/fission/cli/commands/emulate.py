@@ -2,10 +2,12 @@
 
 Each server is a network namespace with an address this command assigns, running a real
 ``fission server`` (a Ray worker node); the client runs the Ray head and ``run`` in a namespace
-of its own. NODES are mapped onto the emulated servers in order, so the network runs unchanged.
-``--kill NAME@SECONDS`` SIGKILLs every process of a server, ``--cut NAME@SECONDS`` takes its link
-down, counted from the moment every job runs. Everything is removed at the end, Ctrl+C included.
-Needs root (network namespaces).
+of its own. Each emulated server takes a name from NODES, so the network runs unchanged: the plain
+nodes' addresses in order, then names made up from the MultiNode patterns (``pi-{1..9}`` gives
+pi-1, pi-2, ...), which the run matches as it would real servers. ``--kill NAME@SECONDS``
+SIGKILLs every process of a server (s1, s2, ... or the name it takes), ``--cut NAME@SECONDS``
+takes its link down, counted from the moment every job runs. Everything is removed at the end,
+Ctrl+C included. Needs root (network namespaces).
 """
 
 from __future__ import annotations
@@ -28,13 +30,17 @@ from fission.cli.base import CommandContext
 from fission.cli.viewoptions import view_mode, view_options
 from fission.client.cluster import RAY_PORT, cluster_token
 from fission.client.rundir import SUMMARY
-from fission.core.errors import FissionError
+from fission.core.errors import ConfigError, FissionError
 from fission.core.loader import load_network
+from fission.core.nodes import BaseNode, MultiNode, example_servers
 from fission.emulation.cluster import EmulatedCluster, ray_env
 from fission.emulation.netns import EmulatedNetwork, require_root
 
 HELP = "Rehearse `run` on N servers emulated on this machine (network namespaces; root)."
 SCOPE = "network"
+
+#: The emulated hosts share one /24 subnet with the client.
+MAX_SERVERS = 253
 
 _RAY_CHATTER = re.compile(r"\(raylet\)|\.cc:\d+|^\[\d{4}-\d\d-\d\d ")
 _FAULT = re.compile(r"^(?P<server>[^@]+)@(?P<seconds>[0-9.]+)$")
@@ -51,7 +57,12 @@ def _faults(values: tuple[str, ...], kind: str) -> list[tuple[str, float, str]]:
 
 
 @click.command(help=HELP)
-@click.option("--servers", type=int, required=True, help="How many servers to emulate.")
+@click.option(
+    "--servers",
+    type=int,
+    required=True,
+    help="How many servers to emulate: the nodes of NODES, plus more for MultiNode patterns.",
+)
 @click.option("--kill", multiple=True, help="SERVER@SECONDS: SIGKILL that server then.")
 @click.option("--cut", multiple=True, help="SERVER@SECONDS: cut that server's link then.")
 @click.option(
@@ -89,18 +100,23 @@ def app(
     require_root()
     project = context.project_dir
     network = load_network(project, context.network or "")
-    nodes = network.settings.NODES
-    if servers < 1:
-        raise FissionError("--servers must be at least 1")
-    if servers > len(nodes):
-        raise FissionError(
-            f"NODES of {network.name} lists {len(nodes)} server(s); emulate at most that many"
-        )
+    if network.settings.run_problems:  # e.g. a CSV inventory in NODES that cannot be read
+        raise ConfigError(network.settings.run_problems[0])
+    stands_for = _server_names(network.name, network.settings.NODES, servers)
     names = [f"s{k}" for k in range(1, servers + 1)]
+    as_name = dict(zip(names, stands_for, strict=True))
+    # `run` does not wait for servers a MultiNode matches: told their names, it waits for them
+    plain = {node.host for node in network.settings.NODES if not isinstance(node, MultiNode)}
+    generated = [name for name in stands_for if name not in plain]
     faults = _faults(kill, "--kill") + _faults(cut, "--cut") + _faults(revive, "--revive")
+    by_node_name = {node_name: name for name, node_name in as_name.items()}
+    faults = [(by_node_name.get(name, name), at, kind) for name, at, kind in faults]
     for name, _, _ in faults:
         if name not in names:
-            raise FissionError(f"no emulated server {name!r}; they are {', '.join(names)}")
+            raise FissionError(
+                f"no emulated server {name!r}; they are "
+                + ", ".join(f"{n} ({as_name[n]})" for n in names)
+            )
     token = cluster_token(project)
     token_file = project / ".fission" / "token"
     settings = network.settings
@@ -122,9 +138,7 @@ def app(
         client = hosts.hosts["client"]
         click.echo(
             f"fission: emulated client {client.address}, servers "
-            + ", ".join(
-                f"{n}={hosts.hosts[n].address} (as {nodes[i].host})" for i, n in enumerate(names)
-            ),
+            + ", ".join(f"{n}={hosts.hosts[n].address} (as {as_name[n]})" for n in names),
             err=True,
         )
         ray_environment = ray_env(token, settings.HEARTBEAT_PERIOD, settings.HEARTBEAT_MISSES)
@@ -132,7 +146,7 @@ def app(
         cluster.start_head()
 
         def start_server(name: str) -> None:
-            cluster.start_server(name, nodes[names.index(name)].host)
+            cluster.start_server(name, as_name[name])
 
         for name in names:
             start_server(name)
@@ -141,6 +155,7 @@ def app(
                 sys.executable, str(project / "manage.py"), network.name, "run",
                 "--ray-address", f"{client.address}:{RAY_PORT}",
                 "--client-ip", client.address, "--wait", str(wait_seconds),
+                *(f"--expect={name}" for name in generated),
                 *(["--quiet"] if quiet else ["--view", view]),
             ]),
             stderr=subprocess.PIPE, text=True, env=ray_environment,
@@ -154,7 +169,7 @@ def app(
         _print_report(
             report,
             _summary(project / network.name / "run" / SUMMARY),
-            {name: nodes[i].host for i, name in enumerate(names)},
+            as_name,
         )
         return code
     finally:
@@ -163,6 +178,27 @@ def app(
         hosts.down()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _server_names(network: str, nodes: list[BaseNode], servers: int) -> list[str]:
+    """The NODES name each of ``servers`` emulated servers takes (see example_servers)."""
+    if servers < 1:
+        raise FissionError("--servers must be at least 1")
+    if servers > MAX_SERVERS:
+        raise FissionError(f"--servers {servers}: emulate at most {MAX_SERVERS} servers")
+    names = example_servers(nodes, servers)
+    if len(names) < servers:
+        raise FissionError(
+            f"--servers {servers}: NODES of {network} allows at most {len(names)} server(s); "
+            f"emulate fewer, or add nodes or a MultiNode whose pattern has more names"
+        )
+    plain = example_servers([n for n in nodes if not isinstance(n, MultiNode)], len(nodes))
+    if servers < len(plain):
+        raise FissionError(
+            f"--servers {servers}: NODES of {network} lists {len(plain)} server(s) by address "
+            f"and `run` waits for each of them; emulate at least {len(plain)}"
+        )
+    return names
 
 
 def _follow(

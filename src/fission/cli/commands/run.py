@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
@@ -97,6 +98,12 @@ def shipped_modules(network: Network) -> list[ModuleType]:
     help="Run folder on this machine (default: <network>/run/).",
 )
 @click.option("--client-ip", default=None, help="Use this address instead of CLIENT_IP.")
+@click.option(
+    "--expect",
+    multiple=True,
+    metavar="NAME",
+    help="Wait for this server too (one a MultiNode matches; those are not waited for).",
+)
 @view_options
 @click.pass_obj
 def app(
@@ -105,6 +112,7 @@ def app(
     wait_seconds: float,
     folder: Path | None,
     client_ip: str | None,
+    expect: tuple[str, ...],
     view: str,
     quiet: bool,
 ) -> int:
@@ -124,8 +132,21 @@ def app(
         network.settings.values["CLIENT_IP"] = client_ip
     show_warnings(network)
     check_for_run(network)
+    patterns = [node for node in network.settings.NODES if isinstance(node, MultiNode)]
+    for name in expect:
+        if not any(node.matches(name) for node in patterns):
+            raise ConfigError(
+                f"--expect {name}: no MultiNode in NODES of {network.name} matches it, so it "
+                f"would get no jobs"
+            )
     return run_network(
-        context.project_dir, network, ray_address, wait_seconds, folder, view_mode(view, quiet)
+        context.project_dir,
+        network,
+        ray_address,
+        wait_seconds,
+        folder,
+        view_mode(view, quiet),
+        expect,
     )
 
 
@@ -136,8 +157,10 @@ def run_network(
     wait_seconds: float,
     folder: Path | None,
     view: str = "auto",
+    expect: Sequence[str] = (),
 ) -> int:
-    """Start (or join) the cluster, wait for the servers, run the network; the exit code."""
+    """Start (or join) the cluster, wait for the servers (NODES' plain nodes and ``expect``),
+    run the network; the exit code."""
     from fission.backends.ray import RayBackend
 
     settings = network.settings
@@ -151,6 +174,7 @@ def run_network(
         connect(str(ray_address), project_dir, shipped_modules(network))
         patterns = [node for node in settings.NODES if isinstance(node, MultiNode)]
         names = [node.host for node in settings.NODES if not isinstance(node, MultiNode)]
+        names += [name for name in expect if name not in names]
         joined = wait_for_servers(
             names,
             wait_seconds,
