@@ -79,3 +79,27 @@ def test_inventory_and_multinode_servers_run_the_jobs(project, tmp_path):
     info = (run / "info.txt").read_text()
     assert "job 1 epoch 1 runs on 192.168.4.2" in info
     assert "job 2 epoch 1 runs on pi-1" in info
+
+
+def test_a_server_joining_after_the_start_takes_the_pending_job(project, tmp_path):
+    # one slot on the only server up at the start: the middle job waits (PENDING) until a
+    # server that the MultiNode matches joins, then runs there; nothing is lost meanwhile
+    folder = project.network(
+        "pis", jobs=JOBS, config=CONFIG.replace("{root}", str(tmp_path / "servers"))
+    )
+    (folder / "servers.csv").write_text("host,slots\n192.168.4.2,1\n")
+    result = subprocess.run(
+        [sys.executable, "manage.py", "pis", "emulate", "--servers", "2", "--join", "pi-1@2"],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        timeout=150,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "servers joined: 1/1" in result.stderr  # run did not wait for pi-1
+    assert "Double 2 is PENDING: no server has room for it" in result.stderr
+    assert "fission: emulate: join s2" in result.stderr
+    assert "server pi-1 joined" in result.stderr
+    run = folder / "run"
+    assert (run / "3" / "received.txt").read_text().split() == [str(2 * v) for v in range(1, 301)]
+    assert "job 2 epoch 1 runs on pi-1" in (run / "info.txt").read_text()

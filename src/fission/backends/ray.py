@@ -109,6 +109,7 @@ class RayBackend:
         self._names_by_node: dict[str, list[str]] = {}  # a dead node may list no resources
         self._spares: dict[str, Any] = {}  # server -> an idle actor waiting there
         self._suspects: dict[str, float] = {}  # server -> when the client found it unreachable
+        self._seen: set[str] = set()  # every server name seen alive (reported once each)
         self._partial = b""  # an incomplete report line
 
     # -- the Backend interface ---------------------------------------------------------------
@@ -313,6 +314,11 @@ class RayBackend:
                 alive[name] = alive.get(name, False) or bool(node.get("Alive"))
         now = time.monotonic()
         for name, up in alive.items():
+            if up and name not in self._seen:
+                # the client adds a server it did not have (one a MultiNode matches, joining
+                # after the start); it ignores the ones it placed jobs on from the start
+                self._seen.add(name)
+                self._report({"server_joined": name})
             with self._lock:
                 suspected = self._suspects.get(name)
             if not up and name not in self._dead_servers:

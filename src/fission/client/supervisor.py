@@ -40,11 +40,12 @@ from typing import Any, TextIO
 from fission.backends.base import Backend
 from fission.backends.local import LocalBackend
 from fission.client.output import JobOutput
-from fission.client.placement import CLIENT, Placer, placement_order
+from fission.client.placement import CLIENT, Placer, Server, placement_order
 from fission.client.rundir import JOB_LOG, SUMMARY, note_server, prepare_run_folder
 from fission.core.errors import FissionError
 from fission.core.jobs import BaseJob
 from fission.core.network import Network
+from fission.core.nodes import expand_nodes
 from fission.runtime import endpoint, handshake
 from fission.runtime.control import ControlChannel, decode_message
 from fission.runtime.framing import FrameDecoder
@@ -228,6 +229,29 @@ class Simulation:
             signal.set_wakeup_fd(wake_w.fileno())
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self._old_handlers[sig] = signal.signal(sig, lambda *_: None)
+
+    def _server_joined(self, name: str) -> None:
+        """A server the placement does not know yet is up: if a MultiNode of NODES matches it,
+        it takes jobs from now on (the PENDING ones first)."""
+        placer = self.placer
+        if placer is None or name in placer.servers or self._stopping_since:
+            return
+        nodes = expand_nodes(self.network.settings.NODES, [name])
+        node = next((n for n in nodes if n.host == name), None)
+        if node is None:
+            log.info("server %s joined, but NODES does not list it: it gets no jobs", name)
+            return
+        server = Server.from_node(node)
+        server.alive = True
+        placer.servers[name] = server
+        log.info("server %s joined (NODES matches it): it takes jobs from now on", name)
+        self.status(f"fission: server {name} joined")
+        spares = getattr(self.backend, "prepare_spares", None)
+        if spares is not None:
+            spares([name])  # a warm job host there, for a failover or a PENDING job
+        for record in self._placement_order:
+            if record.state == "PENDING":
+                self._place_and_start(record)
 
     def _place_and_start(self, record: JobRecord) -> None:
         """Start a job where placement says; with no room anywhere it waits as PENDING."""
@@ -538,6 +562,8 @@ class Simulation:
                 )
             for record in lost:
                 self._on_exit(record)
+        elif "server_joined" in report:
+            self._server_joined(str(report["server_joined"]))
         elif "spare_ready" in report:
             log.info("%s is ready to take over a job (spare job host)", report["spare_ready"])
         elif "server_alive" in report:

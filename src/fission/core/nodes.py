@@ -115,7 +115,7 @@ class MultiNode(BaseNode):
 
     ``*`` matches any run of characters, ``?`` one character, and ``{10..20}`` a number in that
     range (``MultiNode("10.0.0.{2..9}")``). ``run`` does not wait for a MultiNode: the servers
-    that match and have joined when the run starts are used, each with this node's slots and
+    that match are used as they join (at the start or later), each with this node's slots and
     groups (servers listed by a plain BaseNode keep their own entry).
     """
 

@@ -71,6 +71,12 @@ def _faults(values: tuple[str, ...], kind: str) -> list[tuple[str, float, str]]:
     help="SERVER@SECONDS: bring a killed server back (or heal a cut link) then.",
 )
 @click.option(
+    "--join",
+    multiple=True,
+    help="SERVER@SECONDS: start that server only then (a server joining late; it must be one "
+    "a MultiNode matches, as `run` waits for the others).",
+)
+@click.option(
     "--seconds",
     type=float,
     default=None,
@@ -92,6 +98,7 @@ def app(
     kill: tuple[str, ...],
     cut: tuple[str, ...],
     revive: tuple[str, ...],
+    join: tuple[str, ...],
     seconds: float | None,
     wait_seconds: float,
     view: str,
@@ -109,6 +116,7 @@ def app(
     plain = {node.host for node in network.settings.NODES if not isinstance(node, MultiNode)}
     generated = [name for name in stands_for if name not in plain]
     faults = _faults(kill, "--kill") + _faults(cut, "--cut") + _faults(revive, "--revive")
+    faults += _faults(join, "--join")
     by_node_name = {node_name: name for name, node_name in as_name.items()}
     faults = [(by_node_name.get(name, name), at, kind) for name, at, kind in faults]
     for name, _, _ in faults:
@@ -116,6 +124,13 @@ def app(
             raise FissionError(
                 f"no emulated server {name!r}; they are "
                 + ", ".join(f"{n} ({as_name[n]})" for n in names)
+            )
+    late = {name for name, _, kind in faults if kind == "join"}
+    for name in sorted(late):
+        if as_name[name] in plain:
+            raise FissionError(
+                f"--join {name}: {as_name[name]} is a plain node of NODES, which `run` waits "
+                f"for before it starts; only servers a MultiNode matches can join late"
             )
     token = cluster_token(project)
     token_file = project / ".fission" / "token"
@@ -149,13 +164,15 @@ def app(
             cluster.start_server(name, as_name[name])
 
         for name in names:
-            start_server(name)
+            if name not in late:
+                start_server(name)
+        expected = [n for n in names if as_name[n] in generated and n not in late]
         run = subprocess.Popen(  # stdout (the jobs' output) passes through
             client.command([
                 sys.executable, str(project / "manage.py"), network.name, "run",
                 "--ray-address", f"{client.address}:{RAY_PORT}",
                 "--client-ip", client.address, "--wait", str(wait_seconds),
-                *(f"--expect={name}" for name in generated),
+                *(f"--expect={as_name[n]}" for n in expected),
                 *(["--quiet"] if quiet else ["--view", view]),
             ]),
             stderr=subprocess.PIPE, text=True, env=ray_environment,
@@ -227,6 +244,8 @@ def _follow(
             elif kind == "cut":
                 hosts.cut(server)
                 cut.add(server)
+            elif kind == "join":
+                start_server(server)
             elif server in cut:
                 hosts.heal(server)
                 cut.discard(server)
@@ -242,8 +261,8 @@ def _follow(
     threading.Thread(target=inject, daemon=True).start()
     assert run.stderr is not None
     for line in run.stderr:
-        if "jobs running" in line:
-            started.set()
+        if "jobs running" in line or " is PENDING" in line:
+            started.set()  # every job runs, or waits for a server to join
         # Ray's own chatter (a dead raylet's log tail, C++ warnings) is dropped, ours shown;
         # without echo, the run's live view shows its own lines once every job runs
         ours = line.startswith(("fission", "Error", "  [", "[")) and not _RAY_CHATTER.search(line)
@@ -291,7 +310,7 @@ def _print_report(
     if not injected:
         return
     click.echo("fission: emulate report", err=True)
-    faults = [(when, server, kind) for when, server, kind in injected if kind != "revive"]
+    faults = [(w, server, kind) for w, server, kind in injected if kind not in ("revive", "join")]
     for number, (when, server, kind) in enumerate(faults):
         until = faults[number + 1][0] if number + 1 < len(faults) else float("inf")
         detected = next(
