@@ -3,7 +3,9 @@
 Three servers and a client are emulated with network namespaces. The source is pinned to s1,
 the doubling job to s2 and the counting sink to s3 (DEFAULT_NODE), so both hops cross servers
 over TCP. Two payloads: pickled ints, and 64 KiB blocks. The sink measures between its first
-and last block, as in chain_throughput.py.
+and last block, as in chain_throughput.py, and also over the second half of the stream alone
+(steady state: once all jobs run, `run` starts a spare job host on every server, a Ray worker
+start of about 1.6 s of CPU each, and on this machine all emulated servers share 2 cores).
 
 Baseline, in the same run and between the same namespaces: three processes, one per server
 namespace, passing the same items over plain TCP (length-prefixed pickled ints in batches of
@@ -12,7 +14,7 @@ namespace, passing the same items over plain TCP (length-prefixed pickled ints i
 Also measured: the time from starting ``manage.py <net> run`` on the already running cluster
 (head and servers up) to the first block at the sink (wall clock, the sink writes it).
 
-Usage: sudo python bench/cluster_throughput.py [--items 1000000] [--blocks 10000] [--reps 3]
+Usage: sudo python bench/cluster_throughput.py [--items 2000000] [--blocks 40000] [--reps 3]
 """
 
 from __future__ import annotations
@@ -64,9 +66,14 @@ class Double(PythonJob):
 class Sink(PythonJob):
     DEFAULT_NODE = "s3"
 
+    def __init__(self, half, **kwargs):
+        super().__init__(**kwargs)
+        self.half = half
+
     def setup(self):
         self.count = self.bytes = 0
         self.first = None
+        self.middle = 0.0
 
     def run(self, value):
         if self.first is None:
@@ -77,11 +84,14 @@ class Sink(PythonJob):
         if not isinstance(value, int):
             self.bytes += len(value)
         self.last = time.perf_counter()
+        if self.count == self.half:
+            self.middle = self.last
 
     def teardown(self):
         with open("/tmp/fission-cluster-bench-result", "w") as handle:
             json.dump({"count": self.count, "bytes": self.bytes,
-                       "seconds": self.last - self.first}, handle)
+                       "seconds": self.last - self.first,
+                       "second_half_seconds": self.last - self.middle}, handle)
 """
 
 CONFIG = """
@@ -93,7 +103,7 @@ CLIENT_IP = "10.213.0.1"
 JOBS = [
     Source({items}, {size}, outputs=[{pipe1}]),
     Double(inputs=[{pipe1}], outputs=[{pipe2}]),
-    Sink(inputs=[{pipe2}]),
+    Sink({half}, inputs=[{pipe2}]),
 ]
 NODES = [BaseNode("s1"), BaseNode("s2"), BaseNode("s3")]
 REMOTE_ROOT = "{root}"
@@ -156,7 +166,7 @@ elif role == "middle":
             out.sendall(b"".join(parts))
     out.close()
 else:
-    conn = serve(listen); count = total = 0; first = last = 0.0
+    conn = serve(listen); count = total = 0; first = last = middle = 0.0
     for batch in frames(conn):
         for b in batch:
             if not count:
@@ -164,8 +174,11 @@ else:
             count += 1; total += len(b)
             if not size:
                 pickle.loads(b)
+            if count == items // 2:
+                middle = time.perf_counter()
         last = time.perf_counter()
-    print(json.dumps({"count": count, "bytes": total, "seconds": last - first}))
+    print(json.dumps({"count": count, "bytes": total, "seconds": last - first,
+                      "second_half_seconds": last - middle}))
 """
 
 
@@ -207,7 +220,7 @@ def fission_chain(project: Path, client, env: dict, items: int, size: int, base:
         else {"pipe1": "PicklePipe(1)", "pipe2": "PicklePipe(2)"}
     )
     (project / "cnet" / "config.py").write_text(
-        CONFIG.format(items=items, size=size, root=base / "servers", **pipes)
+        CONFIG.format(items=items, size=size, half=items // 2, root=base / "servers", **pipes)
     )
     for name in ("first", "result"):
         Path(f"/tmp/fission-cluster-bench-{name}").unlink(missing_ok=True)
@@ -240,8 +253,8 @@ def fission_chain(project: Path, client, env: dict, items: int, size: int, base:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--items", type=int, default=1_000_000)
-    parser.add_argument("--blocks", type=int, default=10_000)
+    parser.add_argument("--items", type=int, default=2_000_000)
+    parser.add_argument("--blocks", type=int, default=40_000)
     parser.add_argument("--size", type=int, default=64 * 1024)
     parser.add_argument("--reps", type=int, default=3)
     args = parser.parse_args()
@@ -249,7 +262,12 @@ def main() -> None:
     script = base / "raw.py"
     script.write_text(RAW)
     initial = CONFIG.format(
-        items=1, size=0, root=base / "servers", pipe1="PicklePipe(1)", pipe2="PicklePipe(2)"
+        items=1,
+        size=0,
+        half=0,
+        root=base / "servers",
+        pipe1="PicklePipe(1)",
+        pipe2="PicklePipe(2)",
     )
     project = make_project("cnet", JOBS, initial, base)
     env = ray_env(cluster_token(project))
@@ -274,6 +292,20 @@ def main() -> None:
             }
             rep["ints_ratio"] = rep["ints_fission_per_s"] / rep["ints_raw_per_s"]
             rep["bytes_ratio"] = rep["bytes_fission_mb_s"] / rep["bytes_raw_mb_s"]
+            # steady state: the second half of each stream, after the start-up work (e.g. the
+            # spare job hosts `run` starts on every server once all jobs run)
+            late_i = args.items - args.items // 2
+            late_b = (args.blocks - args.blocks // 2) * args.size
+            rep["ints_raw_second_half_per_s"] = late_i / raw_i["second_half_seconds"]
+            rep["ints_fission_second_half_per_s"] = late_i / fis_i["second_half_seconds"]
+            rep["bytes_raw_second_half_mb_s"] = late_b / raw_b["second_half_seconds"] / 1e6
+            rep["bytes_fission_second_half_mb_s"] = late_b / fis_b["second_half_seconds"] / 1e6
+            rep["ints_second_half_ratio"] = (
+                rep["ints_fission_second_half_per_s"] / rep["ints_raw_second_half_per_s"]
+            )
+            rep["bytes_second_half_ratio"] = (
+                rep["bytes_fission_second_half_mb_s"] / rep["bytes_raw_second_half_mb_s"]
+            )
             reps.append(rep)
             print(json.dumps(rep), file=sys.stderr)
     summary = {

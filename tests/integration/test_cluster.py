@@ -21,6 +21,7 @@ import pytest
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="emulated hosts need root")
 
 JOBS = """
+import os
 import time
 from pathlib import Path
 
@@ -58,6 +59,7 @@ class Pass(PythonJob):
 
     def teardown(self):
         print(f"{self.id} passed them all on")  # its last words must reach the client
+        print(f"{self.id} ran at nice {os.nice(0)}")  # not Ray's nice 15 for its workers
 
 
 class Fragile(PythonJob):
@@ -136,6 +138,7 @@ def test_network_runs_on_emulated_servers(project, chain):
     for job in (2, 3):
         job_log = (project.root / "chain" / "run" / str(job) / "job.log").read_text()
         assert f"{job} passed them all on" in job_log
+        assert f"{job} ran at nice 0" in job_log
 
 
 @pytest.mark.parametrize(

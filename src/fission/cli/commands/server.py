@@ -19,6 +19,7 @@ from pathlib import Path
 import click
 
 from fission.cli.base import CommandContext
+from fission.client.cluster import JOB_PRIORITY
 from fission.core.errors import FissionError
 
 HELP = "Join this machine to a client's cluster as a FISSION server (wraps `ray start`)."
@@ -65,6 +66,7 @@ def ray_environment(token: str, extra: dict[str, str] | None = None) -> dict[str
             "RAY_USAGE_STATS_ENABLED": "0",
             "RAY_enable_metrics_collection": "0",
             "RAY_num_workers_soft_limit": "0",
+            **JOB_PRIORITY,
         }
     )
     env.update(extra or {})
