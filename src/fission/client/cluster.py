@@ -44,7 +44,8 @@ def cluster_token(project_dir: Path) -> str:
 #: Ray starts its workers at nice 15, so that its own daemons stay responsive under a load of
 #: Ray tasks. A job host is the user's work, not a background task: it runs at the priority of
 #: `fission server` itself (measured across emulated servers: 50 % more throughput in steady
-#: state, see BENCHMARKS.md). Every FISSION Ray process gets this in its environment.
+#: state, see BENCHMARKS.md). FISSION's Ray processes get this unless their environment
+#: already sets it.
 JOB_PRIORITY = {"RAY_worker_niceness": "0"}
 
 
@@ -84,7 +85,7 @@ def start_head(
     ]  # fmt: skip
     if temp_dir is not None:
         argv += ["--temp-dir", str(temp_dir)]
-    env = {**env, **JOB_PRIORITY}  # the client's LocalJobs run in workers of the head
+    env = {**JOB_PRIORITY, **env}  # the client's LocalJobs run in workers of the head
     result = subprocess.run(argv, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         tail = "\n".join(result.stderr.strip().splitlines()[-3:])

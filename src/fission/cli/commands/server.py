@@ -66,9 +66,10 @@ def ray_environment(token: str, extra: dict[str, str] | None = None) -> dict[str
             "RAY_USAGE_STATS_ENABLED": "0",
             "RAY_enable_metrics_collection": "0",
             "RAY_num_workers_soft_limit": "0",
-            **JOB_PRIORITY,
         }
     )
+    for name, value in JOB_PRIORITY.items():
+        env.setdefault(name, value)  # a value in the server's environment wins
     env.update(extra or {})
     return env
 
