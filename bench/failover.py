@@ -7,8 +7,10 @@ For each fault, the server that currently runs it (read from the client's log, "
 tcp:<address>") is killed (every process of its namespace SIGKILLed) or cut (its link taken
 down); once the job runs elsewhere, the server is brought back (restarted, or its link healed)
 and once the client reports it ready to take over a job again (its spare actor is up), the
-next fault follows. (A source lost together with its consumer, a double failure, is
-covered by the tests, not measured here.)
+next fault follows. With ``--doubles N``, N double failures follow: the server running the
+first middle job and the one running the source (or, when one server runs both, it and one
+more) are killed at once, so the source is lost together with its consumer and every job moves
+to the one server left (each server has 3 slots then); both are brought back before the next.
 
 Outage of a fault = time from the fault to the first block reaching the sink after it, minus
 nothing: the source emits a block every 2 ms, so the normal gap is 2 ms. Lost and duplicated
@@ -24,7 +26,7 @@ whether a loaded, healthy server is ever declared dead. Every "server ... is dea
 line beyond one per fault of that server is a false death; the bar is none. The original
 FISSION's and plain Ray's figures on the same kind of cluster are in BENCHMARKS.md.
 
-Usage: sudo python bench/failover.py [--kills 10] [--cuts 10]
+Usage: sudo python bench/failover.py [--kills 10] [--cuts 10] [--doubles 0] [--load]
 """
 
 from __future__ import annotations
@@ -100,7 +102,7 @@ JOBS = [
     Tail(inputs=[PicklePipe(2)], outputs=[PicklePipe(3)]),
     Record(inputs=[PicklePipe(3)]),
 ]
-NODES = [BaseNode("s1", slots=2), BaseNode("s2", slots=2), BaseNode("s3", slots=2)]
+NODES = [BaseNode(name, slots={slots}) for name in ("s1", "s2", "s3")]
 JOB_RESTARTS = 1000
 REMOTE_ROOT = "{root}"
 DEBUG_WINDOW = False
@@ -133,10 +135,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--cuts", type=int, default=10)
+    parser.add_argument(
+        "--doubles",
+        type=int,
+        default=0,
+        help="double failures: kill the server running the source and Pass 2 (or both of "
+        "theirs) and one more, so every job moves to the one server left (3 slots each then)",
+    )
     parser.add_argument("--load", action="store_true", help="keep s3 busy (a busy loop)")
     args = parser.parse_args()
     base = Path(tempfile.mkdtemp(prefix="fb"))
-    project = make_project("bench_net", JOBS, CONFIG.format(root=base / "servers"), base)
+    slots = 3 if args.doubles else 2
+    project = make_project(
+        "bench_net", JOBS, CONFIG.format(root=base / "servers", slots=slots), base
+    )
     env = ray_env(cluster_token(project))
     faults: list[dict] = []
     with EmulatedNetwork(["client", "s1", "s2", "s3"]) as hosts:
@@ -176,14 +188,22 @@ def main() -> None:
             "the network never started"
         )
         time.sleep(2)
-        plan = ["kill"] * args.kills + ["cut"] * args.cuts
+        plan = ["kill"] * args.kills + ["cut"] * args.cuts + ["double"] * args.doubles
         for number, kind in enumerate(plan, start=1):
             victim = where_is(log, "Pass 2", 0, hosts)
+            victims = [victim]
+            if kind == "double":
+                # the source and its consumer lost together, and one server left for all jobs
+                source = where_is(log, "Counter 1", 0, hosts)
+                others = [n for n in ("s1", "s2", "s3") if n not in (victim, source)]
+                victims = sorted({victim, source if source != victim else others[0]})
             restarts_before = log.read_text().count("restarting Pass 2")
-            ready_before = log.read_text().count(f"{victim} is ready to take over a job")
+            text = log.read_text()
+            ready_before = {v: text.count(f"{v} is ready to take over a job") for v in victims}
             at = time.monotonic()
-            if kind == "kill":
-                hosts.kill(victim)
+            if kind in ("kill", "double"):
+                for name in victims:
+                    hosts.kill(name)
             else:
                 hosts.cut(victim)
             moved = wait_until(
@@ -199,8 +219,9 @@ def main() -> None:
                 "",
             )
             time.sleep(3)  # let the flow settle on its new server
-            if kind == "kill":
-                start_server(victim)
+            if kind in ("kill", "double"):
+                for name in victims:
+                    start_server(name)
             else:
                 hosts.heal(victim)
                 hosts.kill(victim)  # a healed partition: restart it clean (fenced anyway)
@@ -209,18 +230,19 @@ def main() -> None:
                 {
                     "n": number,
                     "kind": kind,
-                    "server": victim,
+                    "server": "+".join(victims),
                     "at": at,
                     "moved": moved,
                     "dead_line": dead_line,
                 }
             )
-            print(f"{kind} {victim}: moved={moved}", file=sys.stderr)
+            print(f"{kind} {'+'.join(victims)}: moved={moved}", file=sys.stderr)
             # a fault in steady state: the server is back, with its spare actor (a fault during
             # the recovery from the last one would be a double failure)
             wait_until(
-                lambda v=victim, r=ready_before: (
-                    log.read_text().count(f"{v} is ready to take over a job") > r
+                lambda r=ready_before: all(
+                    log.read_text().count(f"{v} is ready to take over a job") > count
+                    for v, count in r.items()
                 ),
                 60,
             )
@@ -256,7 +278,7 @@ def main() -> None:
             {**{k: fault[k] for k in ("n", "kind", "server", "moved")}, "outage_s": outage}
         )
     # each fault should produce exactly one death of its victim; s3 is never faulted
-    faulted = collections.Counter(fault["server"] for fault in faults)
+    faulted = collections.Counter(name for fault in faults for name in fault["server"].split("+"))
     declared = collections.Counter(server for _, server in deaths)
     false_deaths = sum(max(0, declared[name] - faulted[name]) for name in ("s1", "s2", "s3"))
     summary = {
@@ -272,7 +294,7 @@ def main() -> None:
         "duplicated": duplicated,
         "in_order": in_order,
     }
-    for kind in ("kill", "cut"):
+    for kind in ("kill", "cut", "double"):
         outages = [r["outage_s"] for r in results if r["kind"] == kind and r["outage_s"]]
         if outages:
             summary[f"{kind}_outage_median_s"] = statistics.median(outages)
