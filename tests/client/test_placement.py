@@ -119,3 +119,17 @@ def test_the_supervisor_starts_pinned_jobs_first(tmp_path):
         "2",
         "3",
     ]
+
+
+def test_a_server_without_link_quality_ranks_below_measured_ones_on_a_mesh():
+    # e.g. a server that joined after the run started: its TQ was never measured
+    servers = {
+        "10.0.0.1": Server("10.0.0.1", slots=1, alive=True),
+        "10.0.0.2": Server("10.0.0.2", slots=1, alive=True),
+    }
+    servers["10.0.0.2"].tq = 180
+    placer = Placer(servers)
+    assert placer.place(_job(1)) and placer.where[1] == "10.0.0.2"
+    # off a mesh (no TQ anywhere), names decide
+    plain = Placer({n: Server(n, slots=1, alive=True) for n in ("10.0.0.2", "10.0.0.1")})
+    assert plain.place(_job(2)) and plain.where[2] == "10.0.0.1"

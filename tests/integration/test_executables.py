@@ -4,9 +4,12 @@ that fail in the ways programs do."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 import textwrap
+import time
 
 import pytest
 
@@ -416,3 +419,113 @@ def test_a_program_that_fails_mid_stream_fails_its_job_with_its_status(project):
     result = _bytes_chain(project, middle, 50000)
     assert result.returncode == 1, result.stderr
     assert "the program 'python3' exited with status 5" in result.stderr
+
+
+def test_skipped_rounds_before_a_batched_program_are_not_owed_to_it(project):
+    # a Python job before the program returns None now and then: those rounds reach the
+    # program's job host as SKIPs, never as blocks, and the batches must go on after them
+    _compile_scale(project.root)
+    project.network(
+        "exe",
+        jobs=BYTES_JOBS
+        + """
+
+class Thin(PythonJob):
+    def run(self, block):
+        return None if struct.unpack("<q", block)[0] % 7 == 0 else block
+""",
+        config="""
+        from fission.core.pipes import BytesPipe
+        from exe.jobs.jobs import PackedNumbers, PackedTotal, Scale, Thin
+
+        JOBS = [
+            PackedNumbers(20000, outputs=[BytesPipe(1, 8)]),
+            Thin(inputs=[BytesPipe(1, 8)], outputs=[BytesPipe(3, 8)]),
+            Scale(inputs=[BytesPipe(3, 8)], outputs=[BytesPipe(2, 8)]),
+            PackedTotal(inputs=[BytesPipe(2, 8)]),
+        ]
+        """,
+    )
+    result = project.manage("exe", "simulate", "--debug-window", "--quiet", timeout=60)
+    assert result.returncode == 0, result.stderr
+    kept = [n for n in range(1, 20001) if n % 7]
+    assert f"total {len(kept)} {3 * sum(kept)}" in result.stdout
+
+
+COPY_PY = r"""
+import os, sys
+open("host.pid", "w").write(str(os.getppid()))  # its job host, for the test to kill
+src, dst = open(sys.argv[2], "rb", 0), open(sys.argv[4], "wb", 0)
+while len(block := src.read(8)) == 8:
+    dst.write(block)
+"""
+
+RESTART_JOBS = """
+import struct, time
+from fission.core.jobs import ExecutableJob, PythonJob
+
+
+class Counter(PythonJob):
+    def setup(self):
+        self.next = 1
+
+    def resume(self, last_sqn):
+        self.next = last_sqn + 1
+
+    def run(self):
+        while self.next <= 6000:
+            value = self.next
+            self.next += 1
+            yield struct.pack("<q", value)
+            time.sleep(0.0005)
+
+
+class Copy(ExecutableJob):
+    EXECUTABLE = "python3 copy8.py"
+    DEPENDENCIES = "bin"
+
+
+class Record(PythonJob):
+    def setup(self):
+        self.out = open("received.txt", "a")
+
+    def run(self, block):
+        self.out.write(f"{struct.unpack('<q', block)[0]}\\n")
+        self.out.flush()
+"""
+
+
+def test_a_batched_program_restarted_mid_stream_goes_on_exactly(project, reap):
+    # the restarted job host starts at the first round its producer still has, not at 1
+    folder = project.network(
+        "net",
+        jobs=RESTART_JOBS,
+        config="""
+        from fission.core.pipes import BytesPipe
+        from net.jobs.jobs import Counter, Copy, Record
+
+        JOBS = [
+            Counter(outputs=[BytesPipe(1, 8)]),
+            Copy(inputs=[BytesPipe(1, 8)], outputs=[BytesPipe(2, 8)]),
+            Record(inputs=[BytesPipe(2, 8)]),
+        ]
+        JOB_RESTARTS = 2
+        CREDIT_WINDOW = 256
+        """,
+    )
+    (project.root / "bin").mkdir()
+    (project.root / "bin" / "copy8.py").write_text(COPY_PY)
+    received = folder / "simulation" / "3" / "received.txt"
+
+    def values() -> list[int]:
+        return [int(v) for v in received.read_text().split()] if received.exists() else []
+
+    process = project.start("net", "simulate", "--restart")
+    reap.append(process)
+    deadline = time.monotonic() + 30
+    while len(values()) < 500:
+        assert time.monotonic() < deadline, "\n".join(process.errors)  # type: ignore[attr-defined]
+        time.sleep(0.05)
+    os.kill(int((folder / "simulation" / "2" / "host.pid").read_text()), signal.SIGKILL)
+    assert process.wait(timeout=60) == 0, "\n".join(process.errors)  # type: ignore[attr-defined]
+    assert values() == list(range(1, 6001))

@@ -10,6 +10,10 @@ A backend is started once, then:
   ``{"spawned": job, "epoch": e, "pid": pid}``, ``{"exited": pid, "status": code}``,
   ``{"server_dead": name}`` or ``{"error": text}``;
 * ``signal_job(pid, sig)`` and ``close()``.
+
+``pid`` identifies one job host within the run: the process id for the local backend; the Ray
+backend numbers its job hosts itself (process ids repeat from one server to the next) and gives
+the process id on the server as ``os_pid``.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ pair, the same reports the local backend's zygote sends.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import signal
@@ -100,9 +101,12 @@ class RayBackend:
         self.suspect_grace = max(5.0, 4 * heartbeat * (misses + 1))
         self.sock: socket.socket | None = None
         self._out: socket.socket | None = None
-        self._actors: dict[int, Any] = {}  # pid -> actor
+        # job host handle -> its actor. Handles are the backend's own numbers, not process ids:
+        # two servers may well give their job hosts the same pid
+        self._actors: dict[int, Any] = {}
+        self._handles = itertools.count(1)
         self._pending: dict[Any, tuple[str, Any]] = {}  # ref -> (kind, context)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # prepare_spares takes it, and may run in either thread
         self._stop = threading.Event()
         self._dead_servers: set[str] = set()
         self._deadlines: dict[Any, float] = {}  # start ref -> when to give up on it
@@ -131,9 +135,10 @@ class RayBackend:
     def prepare_spares(self, servers: list[str]) -> None:
         """Start an idle actor on each server, so that a failover skips Ray's worker start-up
         (about a second here): the replacement job host starts in the spare at once."""
-        for server in servers:
-            if server not in self._spares:
-                self._spares[server] = self._new_spare(server)
+        with self._lock:
+            for server in servers:
+                if server not in self._spares:
+                    self._spares[server] = self._new_spare(server)
 
     def _new_spare(self, server: str) -> Any:
         actor = self._new_actor(server)
@@ -278,20 +283,28 @@ class RayBackend:
                     }
                 )
                 return
-            pid = int(started["pid"])
-            self._actors[pid] = actor
+            handle = next(self._handles)
+            self._actors[handle] = actor
             with self._lock:
-                self._pending[actor.wait.remote()] = ("wait", (pid, server))
-            self._report({"spawned": job_id, "epoch": epoch, "pid": pid, "server": server})
+                self._pending[actor.wait.remote()] = ("wait", (handle, server))
+            self._report(
+                {
+                    "spawned": job_id,
+                    "epoch": epoch,
+                    "pid": handle,
+                    "os_pid": int(started["pid"]),
+                    "server": server,
+                }
+            )
         else:
-            pid, server = context
+            handle, server = context
             try:
                 status = int(ray.get(ref))
             except Exception:  # the actor (and with it the job host) died with its server
                 status = -int(signal.SIGKILL)
                 self._check_servers()  # report the dead server first, so it is not chosen again
-            self._actors.pop(pid, None)
-            self._report({"exited": pid, "status": status, "server": server})
+            self._actors.pop(handle, None)
+            self._report({"exited": handle, "status": status, "server": server})
 
     def _check_servers(self) -> None:
         try:

@@ -180,7 +180,7 @@ class Directory:
             endpoint=record.endpoint,
             state=record.state,
             epoch=record.epoch,
-            pid=record.pid,
+            pid=record.os_pid,
             restarts=record.restarts,
             rounds=int(record.stats.get("round", 0)),
             live=live,

@@ -86,7 +86,10 @@ def _choose(job: BaseJob, servers: Iterable[Server]) -> Server | None:
         members = [s for s in candidates if group == "ALL" or group in s.groups]
         if not members:
             continue
-        members.sort(key=lambda s: (-s.free, -(255 if s.tq is None else s.tq), s.name))
+        # a server without a TQ is off the mesh (all rank equal) or not measured yet, e.g. one
+        # that joined late: then it ranks below every measured one
+        unknown = 0 if any(s.tq is not None for s in members) else 255
+        members.sort(key=lambda s: (-s.free, -(unknown if s.tq is None else s.tq), s.name))
         preference = getattr(job, "preference", None)
         if callable(preference):
             picked = preference(list(members))

@@ -67,7 +67,8 @@ class JobRecord:
 
     job: BaseJob
     epoch: int = 1
-    pid: int = 0
+    pid: int = 0  # the backend's handle of its job host (see backends/base.py)
+    os_pid: int = 0  # the job host's process id on its server
     state: str = "PENDING"
     endpoint: str = ""
     exit_status: int | None = None
@@ -538,6 +539,7 @@ class Simulation:
             record = self.records[report["spawned"]]
             if report["epoch"] == record.epoch:
                 record.pid = int(report["pid"])
+                record.os_pid = int(report.get("os_pid", record.pid))
                 if "server" in report:
                     record.server = str(report["server"])
                 # for `logs` and `collect`: which server each instance's log lines came from
@@ -684,7 +686,7 @@ class Simulation:
         record.restarts += 1 if record.counts_as_restart else 0
         record.error = ""
         record.endpoint = ""
-        record.pid = 0
+        record.pid = record.os_pid = 0
         record.exit_status = None
         record.decoder = FrameDecoder(16 * 1024 * 1024)
         log.info("restarting %s as epoch %d", record.job.name, record.epoch)

@@ -54,7 +54,10 @@ class EmulatedCluster:
         self.starts[name] = self.starts.get(name, 0) + 1  # a fresh temp folder per start
         host = self.hosts.hosts[name]
         fission = str(Path(sys.executable).parent / "fission")
+        # a server is a machine of its own, with its own process ids (pid 1 upwards, so the
+        # servers' job hosts share pids, as on real servers): a PID namespace, /proc to match
         self.hosts.start(name, [
+            "unshare", "--pid", "--fork", "--mount-proc",
             fission, "server", "--client", self.client.address, "--address", host.address,
             "--name", server_name or name, "--token-file", str(self.token_file),
             "--temp-dir", str(self.scratch / f"{name}{self.starts[name]}"),

@@ -324,6 +324,9 @@ class ExecutableBridge:
         Returns [] when the program's output ended: the round-by-round path reports how.
         """
         queue = link.queue
+        # rounds the program never saw (skipped upstream, or done by an earlier instance of
+        # this job before a restart) are owed nothing
+        self.written = max(self.written, done)
         position = self.written - done  # queue[position] would be the next block to give
         limit = done + self.ahead
         blocks: list[bytes] = []
@@ -352,7 +355,7 @@ class ExecutableBridge:
             more = min(more, _readable(fd) // size)
             if more:
                 # one read takes them all (that many bytes are waiting); the wire takes views
-                data = memoryview(os.read(fd, more * size))
+                data = memoryview(_read_fully(fd, more * size))
                 outputs.extend(data[k : k + size] for k in range(0, len(data), size))
         return outputs
 
@@ -492,6 +495,22 @@ def _passes_bytes(pipe: BasePipe) -> bool:
         and not pipe.ASYNC
         and pipe.block_count == 1
     )
+
+
+def _read_fully(fd: int, size: int) -> bytes:
+    """``size`` bytes that are known to be waiting in a pipe (one read, as a rule)."""
+    data = os.read(fd, size)
+    if len(data) == size:
+        return data
+    parts = [data]
+    missing = size - len(data)
+    while missing:
+        chunk = os.read(fd, missing)
+        if not chunk:
+            raise ExecutableFailed("the program's output ended inside a block")
+        parts.append(chunk)
+        missing -= len(chunk)
+    return b"".join(parts)
 
 
 def _readable(fd: int) -> int:

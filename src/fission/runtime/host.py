@@ -1263,7 +1263,7 @@ class JobHost:
         run = job.run
         fast = self._fast_output()
         if fast is not None and self.round_batch is not None:
-            return self._batched_rounds(link, budget, fast)
+            return self._batched_rounds(link, budget, byte_budget, fast)
         if fast is not None:
             out, append, header, pipe_id, pack = fast
             batch = out.batch
@@ -1337,7 +1337,9 @@ class JobHost:
             if taken is not None:  # the last block taken: what the "previous" gap policy repeats
                 link.last_payload = taken[3]
 
-    def _batched_rounds(self, link: InputLink, budget: int, fast: tuple[Any, ...]) -> bool | None:
+    def _batched_rounds(
+        self, link: InputLink, budget: int, byte_budget: int, fast: tuple[Any, ...]
+    ) -> bool | None:
         """:meth:`_simple_rounds` for a job with ``round_batch``: many rounds per call."""
         queue_ = link.queue
         done = self.round
@@ -1349,9 +1351,11 @@ class JobHost:
         if sqn != done + 1 or kind != _DATA or flags:
             return None
         assert self.round_batch is not None
+        size = len(_payload) or 1  # fixed-size blocks: the byte window in blocks
+        most = max(1, min(budget, byte_budget // size))
         self._in_user_code = True
         try:
-            payloads = self.round_batch(link, done, budget)
+            payloads = self.round_batch(link, done, most)
         finally:
             self._in_user_code = False
         if not payloads:

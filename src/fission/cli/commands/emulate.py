@@ -231,6 +231,8 @@ def _follow(
     events: list[tuple[float, str]] = []
     injected: list[tuple[float, str, str]] = []
     started = threading.Event()
+    # with a server joining late, a job may wait for it: then the clock starts at "PENDING"
+    waits_for_joins = any(kind == "join" for _, _, kind in faults)
 
     def inject() -> None:
         started.wait()
@@ -261,8 +263,8 @@ def _follow(
     threading.Thread(target=inject, daemon=True).start()
     assert run.stderr is not None
     for line in run.stderr:
-        if "jobs running" in line or " is PENDING" in line:
-            started.set()  # every job runs, or waits for a server to join
+        if "jobs running" in line or (waits_for_joins and " is PENDING" in line):
+            started.set()  # every job runs, or waits for a server that joins late
         # Ray's own chatter (a dead raylet's log tail, C++ warnings) is dropped, ours shown;
         # without echo, the run's live view shows its own lines once every job runs
         ours = line.startswith(("fission", "Error", "  [", "[")) and not _RAY_CHATTER.search(line)
