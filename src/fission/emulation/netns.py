@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 from collections.abc import Sequence
@@ -31,6 +32,8 @@ def require_root() -> None:
         )
     if subprocess.run(["ip", "netns", "list"], capture_output=True).returncode != 0:
         raise FissionError("the 'ip' command (iproute2) is needed for emulated hosts")
+    if shutil.which("unshare") is None:  # emulated servers get PID namespaces of their own
+        raise FissionError("the 'unshare' command (util-linux) is needed for emulated hosts")
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
