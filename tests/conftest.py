@@ -20,6 +20,33 @@ import pytest
 DATA = Path(__file__).parent / "data"
 
 
+def run_interrupting(
+    argv: list[str], timeout: float, input: str | None = None, **kwargs: object
+) -> subprocess.CompletedProcess:
+    """``subprocess.run`` that, on timeout, stops the command as a user would (Ctrl+C, then
+    SIGKILL 60 s later) before it raises: `emulate` then removes its namespaces and processes
+    instead of leaving them to the next tests."""
+    process = subprocess.Popen(
+        argv,
+        stdin=subprocess.PIPE if input is not None else None,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,  # type: ignore[call-overload]
+    )
+    try:
+        out, err = process.communicate(input, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGINT)
+        try:
+            out, err = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            out, err = process.communicate()
+        raise subprocess.TimeoutExpired(argv, timeout, output=out, stderr=err) from None
+    return subprocess.CompletedProcess(argv, process.returncode, out, err)
+
+
 @dataclass
 class Project:
     """A FISSION project created by fission_admin.py in a temporary folder."""
@@ -27,13 +54,8 @@ class Project:
     root: Path
 
     def manage(self, *args: str, timeout: float = 60, **kwargs) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=self.root,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            **kwargs,
+        return run_interrupting(
+            [sys.executable, "manage.py", *args], cwd=self.root, timeout=timeout, **kwargs
         )
 
     def start(self, *args: str) -> subprocess.Popen:

@@ -102,13 +102,7 @@ PRE_COPY = {pre_copy}
 
 
 def emulate(project, *faults: str, timeout: float = 150) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "manage.py", "chain", "emulate", "--servers", "3", *faults],
-        cwd=project.root,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return project.manage("chain", "emulate", "--servers", "3", *faults, timeout=timeout)
 
 
 def received(project) -> list[int]:

@@ -6,8 +6,6 @@ network namespaces, as in test_cluster.py; needs root)."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
 
@@ -61,13 +59,7 @@ def test_inventory_and_multinode_servers_run_the_jobs(project, tmp_path):
         "pis", jobs=JOBS, config=CONFIG.replace("{root}", str(tmp_path / "servers"))
     )
     (folder / "servers.csv").write_text("host,slots\n192.168.4.2,1\n")
-    result = subprocess.run(
-        [sys.executable, "manage.py", "pis", "emulate", "--servers", "2"],
-        cwd=project.root,
-        capture_output=True,
-        text=True,
-        timeout=150,
-    )
+    result = project.manage("pis", "emulate", "--servers", "2", timeout=150)
     assert result.returncode == 0, result.stderr
     # one plain node (from the inventory), so the second server is named from the pattern
     assert "servers s1=10.213.0.2 (as 192.168.4.2), s2=10.213.0.3 (as pi-1)" in result.stderr
@@ -88,13 +80,7 @@ def test_a_server_joining_after_the_start_takes_the_pending_job(project, tmp_pat
         "pis", jobs=JOBS, config=CONFIG.replace("{root}", str(tmp_path / "servers"))
     )
     (folder / "servers.csv").write_text("host,slots\n192.168.4.2,1\n")
-    result = subprocess.run(
-        [sys.executable, "manage.py", "pis", "emulate", "--servers", "2", "--join", "pi-1@2"],
-        cwd=project.root,
-        capture_output=True,
-        text=True,
-        timeout=150,
-    )
+    result = project.manage("pis", "emulate", "--servers", "2", "--join", "pi-1@2", timeout=150)
     assert result.returncode == 0, result.stderr
     assert "servers joined: 1/1" in result.stderr  # run did not wait for pi-1
     assert "Double 2 is PENDING: no server has room for it" in result.stderr
