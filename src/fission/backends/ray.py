@@ -1,11 +1,11 @@
-"""The Ray backend: job hosts on servers, each started by a Ray actor pinned to its server.
+"""The Ray backend: job hosts on servers, started by one Ray actor per server (its launcher).
 
 Ray carries what it is good at: membership and failure detection of servers (its health
 checks), placing a process on a given server (the custom resource ``fission_server:<name>``
 every server advertises; soft affinity was measured to misplace actors) and shipping the
 project's code (the driver's ``working_dir``, unpacked on a server when a job first lands
-there). The data plane never goes through Ray: the actor only starts the job host process
-(``fission.runtime.remote``), which listens on TCP on the server's address and talks to its
+there). The data plane never goes through Ray: the launcher only starts job host processes
+(``fission.runtime.remote``), which listen on TCP on the server's address and talk to their
 peers and to the client directly.
 
 Ray futures are not selectable, so a watcher thread turns them into JSON reports on a socket
@@ -18,13 +18,14 @@ import contextlib
 import itertools
 import json
 import os
+import queue
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import ray
@@ -32,10 +33,17 @@ import ray
 from fission.client.placement import CLIENT
 from fission.runtime.host import HostSpec
 
-__all__ = ["JobHostActor", "RayBackend"]
+__all__ = ["RayBackend", "ServerLauncher"]
 
 #: A job host that has not started after this long (seconds) is given up and placed again.
 START_TIMEOUT = 20.0
+#: How long one call for ended job hosts waits on a launcher (seconds).
+_POLL = 5.0
+
+
+def _kill(actor: Any) -> None:
+    with contextlib.suppress(Exception):
+        ray.kill(actor, no_restart=True)
 
 
 def _die_with_parent() -> None:
@@ -45,36 +53,67 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)
 
 
-@ray.remote(num_cpus=0, max_restarts=0, max_concurrency=4)
-class JobHostActor:
-    """Starts one job host process on its server and reports its end."""
+@ray.remote(num_cpus=0, max_restarts=0, max_concurrency=8)
+class ServerLauncher:
+    """Starts every job host of its server and reports their ends (one per server and run).
+
+    One actor per server, not one per job: each Ray actor is a Python process of its own (about
+    45 MiB on a Raspberry Pi) whose start costs a second or more of CPU, while starting a job
+    host from a running one takes milliseconds. Its job hosts die with it (PDEATHSIG).
+    """
 
     def __init__(self) -> None:
-        self.process: subprocess.Popen[bytes] | None = None
+        self.processes: dict[int, subprocess.Popen[bytes]] = {}
+        self.ended: queue.SimpleQueue[tuple[int, int]] = queue.SimpleQueue()
 
     def start(self, request: dict[str, Any]) -> dict[str, Any]:
         address = ray.util.get_node_ip_address()
         request["spec"]["listen"] = request["spec"]["listen"].replace("@node", address)
         request["project"] = os.getcwd()  # Ray unpacked the shipped project here
-        self.process = subprocess.Popen(
+        process = subprocess.Popen(
             [sys.executable, "-m", "fission.runtime.remote"],
             stdin=subprocess.PIPE,
             start_new_session=True,
             preexec_fn=_die_with_parent,
         )
-        assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps(request).encode())
-        self.process.stdin.close()
-        return {"pid": self.process.pid, "address": address}
+        assert process.stdin is not None
+        process.stdin.write(json.dumps(request).encode())
+        process.stdin.close()
+        self.processes[process.pid] = process
+        threading.Thread(target=self._reap, args=(process,), daemon=True).start()
+        return {"pid": process.pid, "address": address}
 
-    def wait(self) -> int:
-        assert self.process is not None
-        return self.process.wait()
+    def _reap(self, process: subprocess.Popen[bytes]) -> None:
+        status = process.wait()
+        self.processes.pop(process.pid, None)
+        self.ended.put((process.pid, status))
 
-    def signal(self, sig: int) -> None:
-        if self.process is not None:
+    def ended_since(self, timeout: float) -> list[tuple[int, int]]:
+        """``(pid, status)`` of the job hosts that ended since the last call; waits up to
+        ``timeout`` seconds for the first."""
+        try:
+            ended = [self.ended.get(timeout=timeout)]
+        except queue.Empty:
+            return []
+        while not self.ended.empty():
+            ended.append(self.ended.get())
+        return ended
+
+    def signal(self, pid: int, sig: int) -> None:
+        if pid in self.processes:  # never a process id the system gave to someone else since
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, sig)
+                os.killpg(pid, sig)
+
+
+@dataclass(eq=False)
+class _Launcher:
+    """The client's side of one server's launcher actor."""
+
+    server: str
+    actor: Any
+    number: int  # launchers come and go with their servers; process ids are per launcher
+    hosts: dict[int, int] = field(default_factory=dict)  # pid -> handle
+    early: dict[int, int] = field(default_factory=dict)  # pid -> status, ended before known
 
 
 class RayBackend:
@@ -101,17 +140,18 @@ class RayBackend:
         self.suspect_grace = max(5.0, 4 * heartbeat * (misses + 1))
         self.sock: socket.socket | None = None
         self._out: socket.socket | None = None
-        # job host handle -> its actor. Handles are the backend's own numbers, not process ids:
-        # two servers may well give their job hosts the same pid
-        self._actors: dict[int, Any] = {}
+        self._launchers: dict[str, _Launcher] = {}  # server -> its launcher of this run
+        self._numbers = itertools.count(1)
+        # job host handle -> (its launcher, its pid there). Handles are the backend's own
+        # numbers, not process ids: two servers may well give their job hosts the same pid
+        self._hosts: dict[int, tuple[_Launcher, int]] = {}
         self._handles = itertools.count(1)
         self._pending: dict[Any, tuple[str, Any]] = {}  # ref -> (kind, context)
-        self._lock = threading.RLock()  # prepare_spares takes it, and may run in either thread
+        self._lock = threading.RLock()  # launchers are made from the client's thread and this one
         self._stop = threading.Event()
         self._dead_servers: set[str] = set()
         self._deadlines: dict[Any, float] = {}  # start ref -> when to give up on it
         self._names_by_node: dict[str, list[str]] = {}  # a dead node may list no resources
-        self._spares: dict[str, Any] = {}  # server -> an idle actor waiting there
         self._suspects: dict[str, float] = {}  # server -> when the client found it unreachable
         self._seen: set[str] = set()  # every server name seen alive (reported once each)
         self._partial = b""  # an incomplete report line
@@ -127,51 +167,58 @@ class RayBackend:
     def listen_spec(self, token: str, job_id: int, epoch: int) -> str:
         return "tcp:@node:0"  # the actor fills in its server's address
 
-    def _new_actor(self, server: str) -> Any:
-        return JobHostActor.options(  # type: ignore[attr-defined]
-            resources={f"fission_server:{server}": 0.001}
-        ).remote()
+    def _launcher(self, server: str) -> _Launcher:
+        """The server's launcher, started now if it has none (its readiness is reported)."""
+        with self._lock:
+            launcher = self._launchers.get(server)
+            if launcher is None:
+                actor = ServerLauncher.options(  # type: ignore[attr-defined]
+                    resources={f"fission_server:{server}": 0.001}
+                ).remote()
+                launcher = _Launcher(server, actor, next(self._numbers))
+                self._launchers[server] = launcher
+                self._pending[actor.__ray_ready__.remote()] = ("ready", launcher)
+                self._pending[actor.ended_since.remote(_POLL)] = ("ended", launcher)
+            return launcher
 
     def prepare_spares(self, servers: list[str]) -> None:
-        """Start an idle actor on each server, so that a failover skips Ray's worker start-up
-        (about a second here): the replacement job host starts in the spare at once."""
-        with self._lock:
-            for server in servers:
-                if server not in self._spares:
-                    self._spares[server] = self._new_spare(server)
+        """Start each server's launcher now, so that a failover skips Ray's worker start-up
+        (a second or more): the replacement job host starts from the running launcher."""
+        for server in servers:
+            self._launcher(server)
 
-    def _new_spare(self, server: str) -> Any:
-        actor = self._new_actor(server)
-        with self._lock:  # its readiness is reported (a server is ready for failover again)
-            self._pending[actor.__ray_ready__.remote()] = ("spare", server)
-        return actor
+    def _drop_launcher(self, server: str) -> None:
+        """Forget a server's launcher and kill it (and so its job hosts) once Ray can."""
+        with self._lock:
+            launcher = self._launchers.pop(server, None)
+        if launcher is not None:
+            # ray.kill may wait on a server that is cut off: never in the client's loop
+            threading.Thread(target=_kill, args=(launcher.actor,), daemon=True).start()
 
     def suspect(self, server: str) -> None:
         """The client heard nothing from ``server``'s job hosts: treat it as dead now.
 
         Ray may never declare it dead (a short cut heals before its health checks give up);
-        then it counts as alive again once Ray has kept it alive for ``suspect_grace``.
+        then it counts as alive again once Ray has kept it alive for ``suspect_grace``. Its
+        launcher is killed, with any job host still running behind the cut (they are fenced
+        by their epoch anyway).
         """
         with self._lock:
             self._suspects[server] = time.monotonic()
             self._dead_servers.add(server)
-            self._spares.pop(server, None)
+        self._drop_launcher(server)
 
     def spawn(self, spec: HostSpec, workdir: str) -> list[tuple[int, str]]:
         server = self.placement[spec.job_id]
-        actor = self._spares.pop(server, None)
-        if actor is not None:
-            self._spares[server] = self._new_spare(server)  # the next failover's spare
-        else:
-            actor = self._new_actor(server)
+        launcher = self._launcher(server)
         if server == CLIENT:  # LocalJobs work in the client's run folder, as in simulate
             folder = workdir
         else:
             folder = os.path.join(self.remote_root, self.run_name, f"{spec.job_id}-e{spec.epoch}")
         request = {"spec": asdict(spec), "network": self.network, "workdir": folder}
-        ref = actor.start.remote(request)
+        ref = launcher.actor.start.remote(request)
         with self._lock:
-            self._pending[ref] = ("start", (actor, spec.job_id, spec.epoch, server))
+            self._pending[ref] = ("start", (launcher, spec.job_id, spec.epoch))
             self._deadlines[ref] = time.monotonic() + START_TIMEOUT
         return []
 
@@ -188,27 +235,21 @@ class RayBackend:
         return [json.loads(line) for line in lines if line]
 
     def signal_job(self, pid: int, sig: int) -> None:
-        actor = self._actors.get(pid)
-        if actor is None:
+        entry = self._hosts.get(pid)
+        if entry is None:
             return
-        if sig == signal.SIGKILL:
-            # ray.kill may wait on a server that is cut off: never in the client's loop
-            threading.Thread(target=self._kill_actor, args=(actor, sig), daemon=True).start()
-        else:
-            with contextlib.suppress(Exception):
-                actor.signal.remote(int(sig))
-
-    @staticmethod
-    def _kill_actor(actor: Any, sig: int) -> None:
-        with contextlib.suppress(Exception):
-            actor.signal.remote(int(sig))
-            ray.kill(actor, no_restart=True)
+        launcher, os_pid = entry
+        with contextlib.suppress(Exception):  # a lost server: its launcher is gone with it
+            launcher.actor.signal.remote(os_pid, int(sig))
 
     def close(self) -> None:
         self._stop.set()
-        for actor in [*self._actors.values(), *self._spares.values()]:
+        with self._lock:
+            launchers = list(self._launchers.values())
+            self._launchers.clear()
+        for launcher in launchers:
             with contextlib.suppress(Exception):
-                ray.kill(actor, no_restart=True)
+                ray.kill(launcher.actor, no_restart=True)
         if self.sock is not None:
             self.sock.close()
             self.sock = None
@@ -248,12 +289,14 @@ class RayBackend:
                     with self._lock:
                         kind, context = self._pending.pop(ref)
                         del self._deadlines[ref]
-                    actor, job_id, epoch, server = context
-                    with contextlib.suppress(Exception):
-                        ray.kill(actor, no_restart=True)
+                    launcher, job_id, epoch = context
+                    # a launcher that cannot start a job host in that time is stuck: start
+                    # afresh (its other job hosts end with it and are restarted)
+                    if self._launchers.get(launcher.server) is launcher:
+                        self._drop_launcher(launcher.server)
                     self._report(
                         {
-                            "error": f"job {job_id} did not start on {server} within "
+                            "error": f"job {job_id} did not start on {launcher.server} within "
                             f"{START_TIMEOUT:.0f} s",
                             "job": job_id,
                             "epoch": epoch,
@@ -264,47 +307,63 @@ class RayBackend:
                 self._check_servers()
 
     def _finished(self, kind: str, context: Any, ref: Any) -> None:
-        if kind == "spare":
-            with contextlib.suppress(Exception):  # a spare lost with its server: no report
+        if kind == "ready":
+            with contextlib.suppress(Exception):  # a launcher lost with its server: no report
                 ray.get(ref)
-                self._report({"spare_ready": context})
-            return
-        if kind == "start":
-            actor, job_id, epoch, server = context
-            try:
-                started = ray.get(ref)
-            except Exception as exc:  # the server died while starting the job
-                self._report(
-                    {
-                        "error": f"starting job {job_id} on {server} failed: {exc}",
-                        "job": job_id,
-                        "epoch": epoch,
-                        "server": server,
-                    }
-                )
-                return
-            handle = next(self._handles)
-            self._actors[handle] = actor
-            with self._lock:
-                self._pending[actor.wait.remote()] = ("wait", (handle, server))
+                self._report({"spare_ready": context.server})
+        elif kind == "start":
+            self._started(ref, *context)
+        else:
+            self._ended(ref, context)
+
+    def _started(self, ref: Any, launcher: _Launcher, job_id: int, epoch: int) -> None:
+        server = launcher.server
+        try:
+            started = ray.get(ref)
+        except Exception as exc:  # the server died while starting the job
             self._report(
                 {
-                    "spawned": job_id,
+                    "error": f"starting job {job_id} on {server} failed: {exc}",
+                    "job": job_id,
                     "epoch": epoch,
-                    "pid": handle,
-                    "os_pid": int(started["pid"]),
                     "server": server,
                 }
             )
-        else:
-            handle, server = context
-            try:
-                status = int(ray.get(ref))
-            except Exception:  # the actor (and with it the job host) died with its server
-                status = -int(signal.SIGKILL)
-                self._check_servers()  # report the dead server first, so it is not chosen again
-            self._actors.pop(handle, None)
-            self._report({"exited": handle, "status": status, "server": server})
+            return
+        os_pid = int(started["pid"])
+        handle = next(self._handles)
+        self._hosts[handle] = (launcher, os_pid)
+        launcher.hosts[os_pid] = handle
+        self._report(
+            {"spawned": job_id, "epoch": epoch, "pid": handle, "os_pid": os_pid, "server": server}
+        )
+        if os_pid in launcher.early:  # it ended before its start was known here
+            self._host_ended(launcher, os_pid, launcher.early.pop(os_pid))
+
+    def _ended(self, ref: Any, launcher: _Launcher) -> None:
+        try:
+            ended = ray.get(ref)
+        except Exception:  # the launcher died (with its server, or killed): so did its hosts
+            self._check_servers()  # report the dead server first, so it is not chosen again
+            with self._lock:
+                if self._launchers.get(launcher.server) is launcher:
+                    del self._launchers[launcher.server]
+            for os_pid in list(launcher.hosts):
+                self._host_ended(launcher, os_pid, -int(signal.SIGKILL))
+            return
+        for os_pid, status in ended:
+            if os_pid in launcher.hosts:
+                self._host_ended(launcher, os_pid, int(status))
+            else:
+                launcher.early[os_pid] = int(status)
+        with self._lock:  # ask again while the launcher is in use
+            if self._launchers.get(launcher.server) is launcher or launcher.hosts:
+                self._pending[launcher.actor.ended_since.remote(_POLL)] = ("ended", launcher)
+
+    def _host_ended(self, launcher: _Launcher, os_pid: int, status: int) -> None:
+        handle = launcher.hosts.pop(os_pid)
+        self._hosts.pop(handle, None)
+        self._report({"exited": handle, "status": status, "server": launcher.server})
 
     def _check_servers(self) -> None:
         try:
@@ -336,7 +395,8 @@ class RayBackend:
                 suspected = self._suspects.get(name)
             if not up and name not in self._dead_servers:
                 self._dead_servers.add(name)
-                self._spares.pop(name, None)  # it died with its server
+                with self._lock:  # its launcher died with it
+                    self._launchers.pop(name, None)
                 self._report({"server_dead": name})
             elif not up and suspected is not None:
                 with self._lock:  # Ray confirmed it: it comes back only as a new node
