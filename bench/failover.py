@@ -258,6 +258,7 @@ def main() -> None:
             (line, match.group(1))
             for line in log.read_text().splitlines()
             if (match := re.search(r"server (s\d) is (?:dead|unreachable)", line))
+            and "already known" not in line  # the second of two notices of one death
         ]
     rows = [line.split() for line in received.read_text().splitlines() if line.strip()]
     values = [int(v) for v, _ in rows]

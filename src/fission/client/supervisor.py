@@ -549,8 +549,13 @@ class Simulation:
         elif "server_dead" in report:
             name = str(report["server_dead"])
             how = "is unreachable (no heartbeat)" if report.get("unreachable") else "is dead"
-            log.warning("server %s %s", name, how)
-            self.status(f"fission: server {name} {how}")
+            known = self.placer.servers.get(name) if self.placer is not None else None
+            if known is not None and not known.alive:
+                # the client's silence check and Ray may both notice the same death
+                log.info("server %s %s (already known)", name, how)
+            else:
+                log.warning("server %s %s", name, how)
+                self.status(f"fission: server {name} {how}")
             if self.placer is not None:
                 self.placer.set_alive(name, False)
             # Its jobs are gone with it (or cut off and fenced): fail them over now, without
