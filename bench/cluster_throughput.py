@@ -4,8 +4,9 @@ Three servers and a client are emulated with network namespaces. The source is p
 the doubling job to s2 and the counting sink to s3 (DEFAULT_NODE), so both hops cross servers
 over TCP. Two payloads: pickled ints, and 64 KiB blocks. The sink measures between its first
 and last block, as in chain_throughput.py, and also over the second half of the stream alone
-(steady state: once all jobs run, `run` starts a spare job host on every server, a Ray worker
-start of about 1.6 s of CPU each, and on this machine all emulated servers share 2 cores).
+(steady state: once all jobs run, `run` starts a launcher actor on every server that has none,
+a Ray worker start of about 1.6 s of CPU each, and on this machine all emulated servers share
+2 cores).
 
 Baseline, in the same run and between the same namespaces: three processes, one per server
 namespace, passing the same items over plain TCP (length-prefixed pickled ints in batches of
@@ -293,7 +294,7 @@ def main() -> None:
             rep["ints_ratio"] = rep["ints_fission_per_s"] / rep["ints_raw_per_s"]
             rep["bytes_ratio"] = rep["bytes_fission_mb_s"] / rep["bytes_raw_mb_s"]
             # steady state: the second half of each stream, after the start-up work (e.g. the
-            # spare job hosts `run` starts on every server once all jobs run)
+            # launchers `run` starts on servers without one once all jobs run)
             late_i = args.items - args.items // 2
             late_b = (args.blocks - args.blocks // 2) * args.size
             rep["ints_raw_second_half_per_s"] = late_i / raw_i["second_half_seconds"]
