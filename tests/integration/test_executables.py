@@ -398,25 +398,25 @@ sys.exit({status})
 " """
 
 
+def _stops_after(status: int) -> str:
+    """The middle job: a program that copies 1000 blocks, then exits with ``status``."""
+    return (
+        f"DynamicExecutableJob(executable={STOPS_AFTER.format(status=status)!r}, "
+        "inputs=[BytesPipe(1, 8)], outputs=[BytesPipe(2, 8)])"
+    )
+
+
 def test_a_program_that_ends_cleanly_mid_stream_ends_it_after_its_last_block(project):
     # blocks were given to it ahead of their rounds: the stream still ends exactly after the
     # last block it wrote, and the run finishes normally
-    middle = (
-        f"DynamicExecutableJob(executable={STOPS_AFTER.format(status=0)!r}, "
-        "inputs=[BytesPipe(1, 8)], outputs=[BytesPipe(2, 8)])"
-    )
-    result = _bytes_chain(project, middle, 50000)
+    result = _bytes_chain(project, _stops_after(status=0), 50000)
     assert result.returncode == 0, result.stderr
     # the program copies, it does not scale: 1000 blocks 1..1000, so not "ordered" by 3n
     assert "total 1000 500500 False" in result.stdout
 
 
 def test_a_program_that_fails_mid_stream_fails_its_job_with_its_status(project):
-    middle = (
-        f"DynamicExecutableJob(executable={STOPS_AFTER.format(status=5)!r}, "
-        "inputs=[BytesPipe(1, 8)], outputs=[BytesPipe(2, 8)])"
-    )
-    result = _bytes_chain(project, middle, 50000)
+    result = _bytes_chain(project, _stops_after(status=5), 50000)
     assert result.returncode == 1, result.stderr
     assert "the program 'python3' exited with status 5" in result.stderr
 
