@@ -6,7 +6,7 @@ middle job are pinned to s3 (DEFAULT_NODE), so the first middle job moves betwee
 For each fault, the server that currently runs it (read from the client's log, "Pass 2 ready at
 tcp:<address>") is killed (every process of its namespace SIGKILLed) or cut (its link taken
 down); once the job runs elsewhere, the server is brought back (restarted, or its link healed)
-and once the client reports it ready to take over a job again (its spare actor is up), the
+and once the client reports it ready to take over a job again (its launcher is up), the
 next fault follows. With ``--doubles N``, N double failures follow: the server running the
 first middle job and the one running the source (or, when one server runs both, it and one
 more) are killed at once, so the source is lost together with its consumer and every job moves
@@ -237,7 +237,7 @@ def main() -> None:
                 }
             )
             print(f"{kind} {'+'.join(victims)}: moved={moved}", file=sys.stderr)
-            # a fault in steady state: the server is back, with its spare actor (a fault during
+            # a fault in steady state: the server is back, with its launcher (a fault during
             # the recovery from the last one would be a double failure)
             wait_until(
                 lambda r=ready_before: all(

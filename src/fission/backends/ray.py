@@ -181,7 +181,7 @@ class RayBackend:
                 self._pending[actor.ended_since.remote(_POLL)] = ("ended", launcher)
             return launcher
 
-    def prepare_spares(self, servers: list[str]) -> None:
+    def start_launchers(self, servers: list[str]) -> None:
         """Start each server's launcher now, so that a failover skips Ray's worker start-up
         (a second or more): the replacement job host starts from the running launcher."""
         for server in servers:
@@ -310,7 +310,7 @@ class RayBackend:
         if kind == "ready":
             with contextlib.suppress(Exception):  # a launcher lost with its server: no report
                 ray.get(ref)
-                self._report({"spare_ready": context.server})
+                self._report({"launcher_ready": context.server})
         elif kind == "start":
             self._started(ref, *context)
         else:
@@ -407,5 +407,5 @@ class RayBackend:
                 with self._lock:
                     self._suspects.pop(name, None)
                 self._dead_servers.discard(name)
-                self.prepare_spares([name])
+                self.start_launchers([name])
                 self._report({"server_alive": name})

@@ -247,9 +247,9 @@ class Simulation:
         placer.servers[name] = server
         log.info("server %s joined (NODES matches it): it takes jobs from now on", name)
         self.status(f"fission: server {name} joined")
-        spares = getattr(self.backend, "prepare_spares", None)
-        if spares is not None:
-            spares([name])  # a warm job host there, for a failover or a PENDING job
+        start_launchers = getattr(self.backend, "start_launchers", None)
+        if start_launchers is not None:
+            start_launchers([name])  # ready at once for a failover or a PENDING job
         for record in self._placement_order:
             if record.state == "PENDING":
                 self._place_and_start(record)
@@ -481,7 +481,7 @@ class Simulation:
                 )
                 if self.placer is not None:
                     self.status(f"fission: all {len(self.records)} jobs running")
-                    prepare = getattr(self.backend, "prepare_spares", None)
+                    prepare = getattr(self.backend, "start_launchers", None)
                     if prepare is not None:
                         prepare([s for s in self.placer.servers if self.placer.servers[s].alive])
         elif kind == "stats":
@@ -571,8 +571,8 @@ class Simulation:
                 self._on_exit(record)
         elif "server_joined" in report:
             self._server_joined(str(report["server_joined"]))
-        elif "spare_ready" in report:
-            log.info("%s is ready to take over a job (spare job host)", report["spare_ready"])
+        elif "launcher_ready" in report:
+            log.info("%s is ready to take over a job (launcher up)", report["launcher_ready"])
         elif "server_alive" in report:
             name = str(report["server_alive"])
             log.info("server %s is back", name)

@@ -207,9 +207,9 @@ def run_network(
             misses=settings.HEARTBEAT_MISSES,
         )
         if settings.PRE_COPY:
-            # every server receives the project now, in an idle actor the first job placed
-            # there will use, instead of when a job first lands on it
-            backend.prepare_spares([name for name in servers if name != CLIENT])
+            # every server receives the project now, with its launcher, instead of when a
+            # job first lands on it
+            backend.start_launchers([name for name in servers if name != CLIENT])
         run_folder = (folder or project_dir / network.name / "run").resolve()
         detection = settings.HEARTBEAT_PERIOD * settings.HEARTBEAT_MISSES
         supervisor = Simulation(
