@@ -37,7 +37,7 @@ from typing import Any, NoReturn
 from fission.core.errors import PipeError
 from fission.core.jobs import ExecutableJob
 from fission.core.pipes import BasePipe, BytesPipe
-from fission.runtime.framing import Kind
+from fission.runtime.framing import HEADER_SIZE, Kind
 from fission.runtime.host import JobFailed
 
 __all__ = ["ExecutableBridge", "ExecutableFailed", "attach"]
@@ -250,6 +250,8 @@ class ExecutableBridge:
         if batching:
             self._out_size = int(job.outputs[0].block_size)  # type: ignore[attr-defined]
             self.host.round_batch = self.run_batch
+            # the input's blocks only ever go into the program's pipe: no copies of their own
+            self.host.inputs[0].views = True
         threading.Thread(target=self._relay_stderr, name="exe-stderr", daemon=True).start()
         threading.Thread(target=self._watch_exit, name="exe-exit", daemon=True).start()
 
@@ -314,14 +316,17 @@ class ExecutableBridge:
             self.written = sqn
             position += 1
 
-    def run_batch(self, link: Any, done: int, most: int) -> list[bytes | memoryview]:
+    def run_batch(self, link: Any, done: int, most: int) -> tuple[bytearray, int]:
         """Several rounds at once, for the job host's hot loop (one fixed-size BytesPipe-like
         input and output, blocks fed ahead): round ``done + 1`` is ``link.queue[0]``.
 
         Gives the program every plain block queued after those it has, in one write (at most
-        ``ahead`` in flight), then returns the outputs of the next rounds: one, waited for, and
-        every further one already written, up to ``most``. Their bytes are their wire payloads.
-        Returns [] when the program's output ended: the round-by-round path reports how.
+        ``ahead`` in flight), then reads the outputs of the next rounds: one, waited for, and
+        every further one already written, up to ``most``. They come back as one buffer laid
+        out as the wire will carry them, each block after HEADER_SIZE bytes left for its frame
+        header (the job host fills them in): no block is copied on its way out. Returns that
+        buffer and the number of blocks in it, 0 when the program's output ended: the
+        round-by-round path then reports how.
         """
         queue = link.queue
         # rounds the program never saw (skipped upstream, or done by an earlier instance of
@@ -344,20 +349,25 @@ class ExecutableBridge:
             except BrokenPipeError:
                 self._broken(0)
             self.written = expected - 1
-        first = self._decoders[0](self.readers[0])
-        if first is _EOF:
-            return []
-        outputs: list[bytes | memoryview] = [first]
-        more = min(self.written - done, most) - 1
-        if more > 0:
-            fd = self.readers[0].fileno()
-            size = self._out_size
-            more = min(more, _readable(fd) // size)
-            if more:
-                # one read takes them all (that many bytes are waiting); the wire takes views
-                data = memoryview(_read_fully(fd, more * size))
-                outputs.extend(data[k : k + size] for k in range(0, len(data), size))
-        return outputs
+        fd = self.readers[0].fileno()
+        size = self._out_size
+        owed = max(1, min(self.written - done, most))
+        # every whole block already waiting, or else one, waited for
+        count = max(1, min(owed, _readable(fd) // size))
+        stride = HEADER_SIZE + size
+        framed = bytearray(count * stride)
+        view = memoryview(framed)
+        slots = [view[k + HEADER_SIZE : k + stride] for k in range(0, len(framed), stride)]
+        got = _read_into(fd, slots)
+        if got < count * size:  # the output ended: keep the whole blocks before the end
+            if got % size:
+                raise ExecutableFailed(
+                    f"{self.job.name}: pipe {self.job.outputs[0].id}: the program's output "
+                    f"ended inside a block ({got % size} of {size} bytes)"
+                )
+            count = got // size
+            return framed[: count * stride], count  # (a copy, once at the end)
+        return framed, count
 
     def process(self, *values: Any) -> Any:
         """One round: the inputs' blocks to the program, one block per output back."""
@@ -497,20 +507,22 @@ def _passes_bytes(pipe: BasePipe) -> bool:
     )
 
 
-def _read_fully(fd: int, size: int) -> bytes:
-    """``size`` bytes that are known to be waiting in a pipe (one read, as a rule)."""
-    data = os.read(fd, size)
-    if len(data) == size:
-        return data
-    parts = [data]
-    missing = size - len(data)
-    while missing:
-        chunk = os.read(fd, missing)
-        if not chunk:
-            raise ExecutableFailed("the program's output ended inside a block")
-        parts.append(chunk)
-        missing -= len(chunk)
-    return b"".join(parts)
+def _read_into(fd: int, slots: list[memoryview]) -> int:
+    """Fill ``slots`` from a pipe, waiting as needed; the bytes read (fewer only at its end)."""
+    total = 0
+    while slots:
+        got = os.readv(fd, slots)
+        if not got:
+            break
+        total += got
+        while got:
+            if got >= len(slots[0]):
+                got -= len(slots[0])
+                del slots[0]
+            else:
+                slots[0] = slots[0][got:]
+                got = 0
+    return total
 
 
 def _readable(fd: int) -> int:

@@ -48,8 +48,9 @@ from fission.core.head import Head
 from fission.core.jobs import BaseJob, ExecutableJob
 from fission.core.pipes import BasePipe
 from fission.runtime import endpoint, handshake
+from fission.runtime.allocator import keep_freed_buffers
 from fission.runtime.control import ControlChannel
-from fission.runtime.framing import FLAG_CORRUPTED, FLAG_FINISHED, HEADER, Kind
+from fission.runtime.framing import FLAG_CORRUPTED, FLAG_FINISHED, HEADER, HEADER_SIZE, Kind
 from fission.runtime.links import InputLink, OutputLink
 
 __all__ = ["HostSpec", "HostStopped", "JobHost"]
@@ -306,9 +307,10 @@ class JobHost:
         self._use_alarm = threading.current_thread() is threading.main_thread()
         self._fast: tuple[Any, ...] | None = None
         #: Set by a job that can do several rounds in one call (an executable fed ahead): given
-        #: the input link, the last round done and at most how many to do, it returns the wire
-        #: payloads of the rounds it did, in order ([] to leave the round to run()).
-        self.round_batch: Callable[[InputLink, int, int], list[bytes | memoryview]] | None = None
+        #: the input link, the last round done and at most how many to do, it returns the
+        #: rounds' output blocks, each after room for its frame header, and how many there are
+        #: (0 to leave the round to run()).
+        self.round_batch: Callable[[InputLink, int, int], tuple[bytearray, int]] | None = None
         self._resume_points: dict[int, int] = {}  # output pipe -> the consumer's next sqn
         self._resumed = spec.epoch == 1  # a restarted source first learns where to go on
         self._gap_pending = False
@@ -324,6 +326,7 @@ class JobHost:
     def main(self) -> int:
         """Run the job; returns the process exit code (0 finished or stopped, 1 failed)."""
         code = 0
+        keep_freed_buffers()
         try:
             self._install_signals()
             self._open()
@@ -1079,13 +1082,14 @@ class JobHost:
             signal.setitimer(signal.ITIMER_REAL, FLUSH_AFTER)
 
     def _on_alarm(self, signum: int, frame: Any) -> None:
+        timed = self._armed  # not a wake-up (_wake): a batch really was FLUSH_AFTER old
         self._armed = False
         # A batch still this small after FLUSH_AFTER means the job is slow: from now on its
         # blocks leave one by one (see _note_call for the way back).
         # Only if the time went to user code: outside it, the process was merely not scheduled
         # (3 processes on 2 cores are preempted for milliseconds at times). A job wrongly taken
         # for slow leaves slow mode after a few quick calls (_note_call).
-        if self._in_user_code and sum(len(link.batch) for link in self.outputs) < 32:
+        if timed and self._in_user_code and sum(len(link.batch) for link in self.outputs) < 32:
             self._slow = True
             self._quick_calls = 0
         if self._in_user_code:
@@ -1145,7 +1149,8 @@ class JobHost:
             and len(inputs) == 1
             and inputs[0].block_count == 1
             and len(outputs) <= 1
-            and not self._slow
+            # a batching program sends what it made after every call: slow or not alike
+            and (not self._slow or self.round_batch is not None)
             and (not outputs or not outputs[0].closed)
         ):
             finished = self._simple_rounds(inputs[0], budget, byte_budget)
@@ -1355,23 +1360,27 @@ class JobHost:
         most = max(1, min(budget, byte_budget // size))
         self._in_user_code = True
         try:
-            payloads = self.round_batch(link, done, most)
+            framed, count = self.round_batch(link, done, most)
         finally:
             self._in_user_code = False
-        if not payloads:
+        if not count:
             return None  # run() takes the round and sees how the program ended
         if not self._armed:
             self._started_batch()
-        out, append, header, pipe_id, _pack = fast
+        out, _append, _header, pipe_id, _pack = fast
         if not out.batch:
             out.batch_first = done + 1
+        # the blocks sit in ``framed`` after room for their headers: fill those in
         popleft = queue_.popleft
+        pack_into = HEADER.pack_into
+        stride = len(framed) // count
+        payload_size = stride - HEADER_SIZE
         r = done
-        for payload in payloads:
+        for offset in range(0, len(framed), stride):
             r += 1
+            pack_into(framed, offset, _DATA, 0, pipe_id, r, payload_size)
             taken = popleft()
-            append(header(_DATA, 0, pipe_id, r, len(payload)))
-            append(payload)
+        out.batch.append(framed)
         link.last_payload = taken[3]  # what the "previous" gap policy repeats
         out.last_sqn = r
         self.round = r

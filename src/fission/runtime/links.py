@@ -36,6 +36,8 @@ _CLOSE = int(Kind.CLOSE)
 _BIG_PAYLOAD = 16 * 1024
 _IOV_MAX = 512
 _RECV_SIZE = 256 * 1024
+#: Reads per readiness event while full ones keep coming: big blocks come in bigger batches.
+_READS_PER_TURN = 4
 #: Silences between arrivals shorter than this are not worth keeping (seconds).
 PAUSE_FLOOR = 0.05
 #: How many of the longest silences an input keeps.
@@ -290,6 +292,9 @@ class InputLink:
         self.optional = False
         #: Payload of the last DATA block taken (the "previous" gap policy repeats it).
         self.last_payload: bytes | None = None
+        #: Queue payloads as views into the received data instead of copies (for a consumer
+        #: that only writes them on, such as a program's pipe; a view keeps its read alive).
+        self.views = False
 
     def attach(self, sock: socket.socket, producer_acked: int, peer: str) -> None:
         if self.sock is not None:
@@ -318,20 +323,29 @@ class InputLink:
 
     def on_readable(self) -> bool:
         """Read and queue blocks; False when the connection is gone."""
-        assert self.sock is not None
-        try:
-            data = self.sock.recv(_RECV_SIZE)
-        except (BlockingIOError, InterruptedError):
-            return True
-        except OSError:
-            data = b""
-        if not data:
-            self.detach()
-            return False
-        now = time.monotonic()
-        if now - self._last_arrival > self._pause_floor and self._last_arrival:
-            self._note_pause(self._last_arrival, now)
-        self._last_arrival = now
+        sock = self.sock
+        assert sock is not None
+        for turn in range(_READS_PER_TURN):
+            try:
+                data = sock.recv(_RECV_SIZE)
+            except (BlockingIOError, InterruptedError):
+                return True
+            except OSError:
+                data = b""
+            if not data:
+                self.detach()
+                return False
+            if not turn:
+                now = time.monotonic()
+                if now - self._last_arrival > self._pause_floor and self._last_arrival:
+                    self._note_pause(self._last_arrival, now)
+                self._last_arrival = now
+            self._take(data)
+            if len(data) < _RECV_SIZE:
+                break  # the socket is empty: no need to ask again
+        return True
+
+    def _take(self, data: bytes) -> None:
         start = 0
         if self._pending:
             # A frame begun in an earlier read: collect its pieces without copying them, and
@@ -340,11 +354,10 @@ class InputLink:
             self._pending_size += len(data)
             need = self._pending_need()
             if self._pending_size < need:
-                return True
+                return
             start = len(data) - (self._pending_size - need)
             self._complete_pending(memoryview(data)[:start])
         self._parse(data, start)
-        return True
 
     def _note_pause(self, start: float, end: float) -> None:
         self.pauses.append((start, end))
@@ -407,6 +420,7 @@ class InputLink:
     def _parse(self, data: bytes, offset: int) -> None:
         """Queue every whole frame of ``data`` from ``offset``; keep an incomplete tail."""
         end = len(data)
+        payloads = memoryview(data) if self.views else data
         unpack = HEADER.unpack_from
         queue = self.queue
         expected = self.next_sqn
@@ -421,7 +435,7 @@ class InputLink:
             if stop > end:
                 break
             if (kind == _DATA or kind == _SKIP) and sqn == expected:  # noqa: SIM109
-                queue.append((sqn, kind, flags, data[offset + HEADER_SIZE : stop]))
+                queue.append((sqn, kind, flags, payloads[offset + HEADER_SIZE : stop]))
                 expected = sqn + 1
             else:
                 self.received += expected - first
