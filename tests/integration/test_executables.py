@@ -16,23 +16,29 @@ import pytest
 SCALE_C = r"""
 #include <stdio.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
-/* scale -f FACTOR -i IN -o OUT: multiplies little-endian int64 blocks by FACTOR */
+/* scale -f FACTOR [-s SIZE] -i IN -o OUT: multiplies the little-endian int64 at the start of
+   every SIZE-byte block (8 by default) by FACTOR, and passes the rest of the block on as is */
 int main(int argc, char **argv) {
     const char *in = 0, *out = 0;
-    long factor = 1;
+    long factor = 1, size = 8;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "-i")) in = argv[i + 1];
         else if (!strcmp(argv[i], "-o")) out = argv[i + 1];
         else if (!strcmp(argv[i], "-f")) sscanf(argv[i + 1], "%ld", &factor);
+        else if (!strcmp(argv[i], "-s")) sscanf(argv[i + 1], "%ld", &size);
     }
     FILE *src = fopen(in, "rb"), *dst = fopen(out, "wb");
-    if (!src || !dst) { perror("scale: open"); return 2; }
+    char *block = malloc(size);
+    if (!src || !dst || !block || size < 8) { perror("scale: open"); return 2; }
     int64_t value;
-    while (fread(&value, sizeof value, 1, src) == 1) {
+    while (fread(block, size, 1, src) == 1) {
+        memcpy(&value, block, sizeof value);
         value *= factor;
-        fwrite(&value, sizeof value, 1, dst);
+        memcpy(block, &value, sizeof value);
+        fwrite(block, size, 1, dst);
         fflush(dst);
     }
     return 0;
@@ -329,14 +335,18 @@ import struct
 from fission.core.jobs import ExecutableJob, LocalJob, PythonJob
 
 
+def tail(n, size):
+    return bytes([n % 251]) * (size - 8)
+
+
 class PackedNumbers(PythonJob):
-    def __init__(self, count, **kwargs):
+    def __init__(self, count, size=8, **kwargs):
         super().__init__(**kwargs)
-        self.count = count
+        self.count, self.size = count, size
 
     def run(self):
         for n in range(1, self.count + 1):
-            yield struct.pack("<q", n)
+            yield struct.pack("<q", n) + tail(n, self.size)
 
 
 class Scale(ExecutableJob):
@@ -346,23 +356,36 @@ class Scale(ExecutableJob):
 
 
 class PackedTotal(LocalJob, PythonJob):
+    def __init__(self, factor=3, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
     def setup(self):
         self.values = []
+        self.tails = True
 
     def run(self, block):
         assert type(block) is bytes, type(block)
-        self.values.append(struct.unpack("<q", block)[0])
+        value = struct.unpack_from("<q", block)[0]
+        self.values.append(value)
+        self.tails &= block[8:] == tail(value // self.factor, len(block))
 
     def teardown(self):
         v = self.values
-        ordered = v == [3 * n for n in range(1, len(v) + 1)]
-        print("total", len(v), sum(v), ordered, flush=True)
+        ordered = v == [self.factor * n for n in range(1, len(v) + 1)]
+        print("total", len(v), sum(v), ordered, "tails", self.tails, flush=True)
 """
 
+#: Block sizes of the batched path: small blocks are copied into the program's pipe, big ones
+#: go there from the socket by splice (executable.SPLICE_MIN_BYTES).
+SIZES = [8, 64 * 1024]
 
-def _bytes_chain(project, middle: str, count: int) -> subprocess.CompletedProcess[str]:
-    """PackedNumbers -> ``middle`` -> PackedTotal over plain 8-byte BytesPipes: the shape the
-    job host runs many rounds per call for (ExecutableBridge.run_batch)."""
+
+def _bytes_chain(
+    project, middle: str, count: int, size: int, factor: int = 3
+) -> subprocess.CompletedProcess[str]:
+    """PackedNumbers -> ``middle`` -> PackedTotal over plain ``size``-byte BytesPipes: the shape
+    the job host runs many rounds per call for (ExecutableBridge.run_batch)."""
     project.network(
         "exe",
         jobs=BYTES_JOBS,
@@ -371,60 +394,67 @@ def _bytes_chain(project, middle: str, count: int) -> subprocess.CompletedProces
         from fission.core.pipes import BytesPipe
         from exe.jobs.jobs import PackedNumbers, PackedTotal, Scale
 
+        Scale.PARAMETERS = "-f 3 -s {size}"
         JOBS = [
-            PackedNumbers({count}, outputs=[BytesPipe(1, 8)]),
+            PackedNumbers({count}, {size}, outputs=[BytesPipe(1, {size})]),
             {middle},
-            PackedTotal(inputs=[BytesPipe(2, 8)]),
+            PackedTotal({factor}, inputs=[BytesPipe(2, {size})]),
         ]
         """,
     )
     return project.manage("exe", "simulate", "--debug-window", "--quiet", timeout=120)
 
 
-def test_a_long_bytes_stream_through_a_c_program_in_batches_stays_exact(project):
+@pytest.mark.parametrize("size", SIZES)
+def test_a_long_bytes_stream_through_a_c_program_in_batches_stays_exact(project, size):
     _compile_scale(project.root)
-    n = 60000
-    result = _bytes_chain(project, "Scale(inputs=[BytesPipe(1, 8)], outputs=[BytesPipe(2, 8)])", n)
+    n = 60000 if size == 8 else 4000
+    middle = f"Scale(inputs=[BytesPipe(1, {size})], outputs=[BytesPipe(2, {size})])"
+    result = _bytes_chain(project, middle, n, size)
     assert result.returncode == 0, result.stderr
-    assert f"total {n} {3 * n * (n + 1) // 2} True" in result.stdout
+    assert f"total {n} {3 * n * (n + 1) // 2} True tails True" in result.stdout
 
 
 STOPS_AFTER = """python3 -c "
 import sys
 src, dst = open(sys.argv[2], 'rb'), open(sys.argv[4], 'wb')
 for _ in range(1000):
-    dst.write(src.read(8)); dst.flush()
+    dst.write(src.read({size})); dst.flush()
 sys.exit({status})
 " """
 
 
-def _stops_after(status: int) -> str:
+def _stops_after(status: int, size: int) -> str:
     """The middle job: a program that copies 1000 blocks, then exits with ``status``."""
+    program = STOPS_AFTER.format(status=status, size=size)
     return (
-        f"DynamicExecutableJob(executable={STOPS_AFTER.format(status=status)!r}, "
-        "inputs=[BytesPipe(1, 8)], outputs=[BytesPipe(2, 8)])"
+        f"DynamicExecutableJob(executable={program!r}, "
+        f"inputs=[BytesPipe(1, {size})], outputs=[BytesPipe(2, {size})])"
     )
 
 
-def test_a_program_that_ends_cleanly_mid_stream_ends_it_after_its_last_block(project):
+@pytest.mark.parametrize("size", SIZES)
+def test_a_program_that_ends_cleanly_mid_stream_ends_it_after_its_last_block(project, size):
     # blocks were given to it ahead of their rounds: the stream still ends exactly after the
     # last block it wrote, and the run finishes normally
-    result = _bytes_chain(project, _stops_after(status=0), 50000)
+    result = _bytes_chain(project, _stops_after(0, size), 5000, size, factor=1)
     assert result.returncode == 0, result.stderr
-    # the program copies, it does not scale: 1000 blocks 1..1000, so not "ordered" by 3n
-    assert "total 1000 500500 False" in result.stdout
+    assert "total 1000 500500 True tails True" in result.stdout
 
 
-def test_a_program_that_fails_mid_stream_fails_its_job_with_its_status(project):
-    result = _bytes_chain(project, _stops_after(status=5), 50000)
+@pytest.mark.parametrize("size", SIZES)
+def test_a_program_that_fails_mid_stream_fails_its_job_with_its_status(project, size):
+    result = _bytes_chain(project, _stops_after(5, size), 5000, size, factor=1)
     assert result.returncode == 1, result.stderr
     assert "the program 'python3' exited with status 5" in result.stderr
 
 
-def test_skipped_rounds_before_a_batched_program_are_not_owed_to_it(project):
+@pytest.mark.parametrize("size", SIZES)
+def test_skipped_rounds_before_a_batched_program_are_not_owed_to_it(project, size):
     # a Python job before the program returns None now and then: those rounds reach the
     # program's job host as SKIPs, never as blocks, and the batches must go on after them
     _compile_scale(project.root)
+    count = 20000 if size == 8 else 3000
     project.network(
         "exe",
         jobs=BYTES_JOBS
@@ -432,31 +462,33 @@ def test_skipped_rounds_before_a_batched_program_are_not_owed_to_it(project):
 
 class Thin(PythonJob):
     def run(self, block):
-        return None if struct.unpack("<q", block)[0] % 7 == 0 else block
+        return None if struct.unpack_from("<q", block)[0] % 7 == 0 else block
 """,
-        config="""
+        config=f"""
         from fission.core.pipes import BytesPipe
         from exe.jobs.jobs import PackedNumbers, PackedTotal, Scale, Thin
 
+        Scale.PARAMETERS = "-f 3 -s {size}"
         JOBS = [
-            PackedNumbers(20000, outputs=[BytesPipe(1, 8)]),
-            Thin(inputs=[BytesPipe(1, 8)], outputs=[BytesPipe(3, 8)]),
-            Scale(inputs=[BytesPipe(3, 8)], outputs=[BytesPipe(2, 8)]),
-            PackedTotal(inputs=[BytesPipe(2, 8)]),
+            PackedNumbers({count}, {size}, outputs=[BytesPipe(1, {size})]),
+            Thin(inputs=[BytesPipe(1, {size})], outputs=[BytesPipe(3, {size})]),
+            Scale(inputs=[BytesPipe(3, {size})], outputs=[BytesPipe(2, {size})]),
+            PackedTotal(inputs=[BytesPipe(2, {size})]),
         ]
         """,
     )
     result = project.manage("exe", "simulate", "--debug-window", "--quiet", timeout=60)
     assert result.returncode == 0, result.stderr
-    kept = [n for n in range(1, 20001) if n % 7]
-    assert f"total {len(kept)} {3 * sum(kept)}" in result.stdout
+    kept = [n for n in range(1, count + 1) if n % 7]
+    assert f"total {len(kept)} {3 * sum(kept)} False tails True" in result.stdout
 
 
 COPY_PY = r"""
 import os, sys
 open("host.pid", "w").write(str(os.getppid()))  # its job host, for the test to kill
-src, dst = open(sys.argv[2], "rb", 0), open(sys.argv[4], "wb", 0)
-while len(block := src.read(8)) == 8:
+size = int(sys.argv[2])  # copy.py -s SIZE -i IN -o OUT
+src, dst = open(sys.argv[4], "rb", 0), open(sys.argv[6], "wb", 0)
+while len(block := src.read(size)) == size:
     dst.write(block)
 """
 
@@ -465,7 +497,15 @@ import struct, time
 from fission.core.jobs import ExecutableJob, PythonJob
 
 
+def tail(n, size):
+    return bytes([n % 251]) * (size - 8)
+
+
 class Counter(PythonJob):
+    def __init__(self, size, **kwargs):
+        super().__init__(**kwargs)
+        self.size = size
+
     def setup(self):
         self.next = 1
 
@@ -476,12 +516,12 @@ class Counter(PythonJob):
         while self.next <= 6000:
             value = self.next
             self.next += 1
-            yield struct.pack("<q", value)
+            yield struct.pack("<q", value) + tail(value, self.size)
             time.sleep(0.0005)
 
 
 class Copy(ExecutableJob):
-    EXECUTABLE = "python3 copy8.py"
+    EXECUTABLE = "python3 copy.py"
     DEPENDENCIES = "bin"
 
 
@@ -490,31 +530,34 @@ class Record(PythonJob):
         self.out = open("received.txt", "a")
 
     def run(self, block):
-        self.out.write(f"{struct.unpack('<q', block)[0]}\\n")
+        value = struct.unpack_from("<q", block)[0]
+        self.out.write(f"{value if block[8:] == tail(value, len(block)) else 'bad'}\\n")
         self.out.flush()
 """
 
 
-def test_a_batched_program_restarted_mid_stream_goes_on_exactly(project, reap):
+@pytest.mark.parametrize("size", SIZES)
+def test_a_batched_program_restarted_mid_stream_goes_on_exactly(project, reap, size):
     # the restarted job host starts at the first round its producer still has, not at 1
     folder = project.network(
         "net",
         jobs=RESTART_JOBS,
-        config="""
+        config=f"""
         from fission.core.pipes import BytesPipe
         from net.jobs.jobs import Counter, Copy, Record
 
+        Copy.PARAMETERS = "-s {size}"
         JOBS = [
-            Counter(outputs=[BytesPipe(1, 8)]),
-            Copy(inputs=[BytesPipe(1, 8)], outputs=[BytesPipe(2, 8)]),
-            Record(inputs=[BytesPipe(2, 8)]),
+            Counter({size}, outputs=[BytesPipe(1, {size})]),
+            Copy(inputs=[BytesPipe(1, {size})], outputs=[BytesPipe(2, {size})]),
+            Record(inputs=[BytesPipe(2, {size})]),
         ]
         JOB_RESTARTS = 2
         CREDIT_WINDOW = 256
         """,
     )
     (project.root / "bin").mkdir()
-    (project.root / "bin" / "copy8.py").write_text(COPY_PY)
+    (project.root / "bin" / "copy.py").write_text(COPY_PY)
     received = folder / "simulation" / "3" / "received.txt"
 
     def values() -> list[int]:

@@ -3,12 +3,19 @@ acknowledgements, replay after reconnection, dedup, end of stream."""
 
 from __future__ import annotations
 
+import array
+import fcntl
+import os
 import pickle
 import socket
+import termios
 import time
 
-from fission.runtime.framing import Kind
-from fission.runtime.links import InputLink, OutputLink
+import pytest
+
+from fission.core.errors import ProtocolError
+from fission.runtime.framing import HEADER_SIZE, Kind, encode
+from fission.runtime.links import GIVEN, InputLink, OutputLink
 
 
 def connect(out: OutputLink, inp: InputLink, resume_from: int = 0):
@@ -120,3 +127,140 @@ def test_end_of_stream_and_close():
     time.sleep(0.01)
     other_out.on_readable()
     assert other_out.closed and other_out.done and not other_out.replay
+
+
+# -- an input feeding a program's pipe directly (splice) ------------------------------------
+BIG = 32 * 1024
+
+
+class PipeFeed:
+    """A program's input pipe as the executable bridge offers it (see _DirectFeed), with the
+    program's progress set by the test: ``done`` rounds finished, ``written`` the last given."""
+
+    def __init__(self, limit: int) -> None:
+        self.read_end, self.fd = os.pipe()
+        os.set_blocking(self.fd, False)
+        fcntl.fcntl(self.fd, 1031, 1 << 20)  # F_SETPIPE_SZ, as the bridge does
+        self.block_size = BIG
+        self.limit = limit
+        self.done = self.written = 0
+
+    def room(self, received: int) -> int:
+        given = max(self.written, self.done)
+        return 0 if given != received else self.done + self.limit - given
+
+    def given(self, sqn: int) -> None:
+        self.written = sqn
+
+    def write(self, data: bytes) -> None:
+        os.write(self.fd, data)
+
+    def contents(self) -> bytes:
+        os.set_blocking(self.read_end, False)
+        try:
+            return os.read(self.read_end, 1 << 24)
+        except BlockingIOError:
+            return b""
+
+
+def block(n: int) -> bytes:
+    return bytes([n % 251]) * BIG
+
+
+def feeding(limit: int = 8) -> tuple[socket.socket, InputLink, PipeFeed]:
+    producer, consumer = socket.socketpair()
+    for sock in (producer, consumer):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 21)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 21)
+    link = InputLink(4, 1)
+    link.views = True
+    link.feed = feed = PipeFeed(limit)
+    link.attach(consumer, 0, "test")
+    return producer, link, feed
+
+
+def frame(sqn: int, kind: int = Kind.DATA, flags: int = 0, payload: bytes | None = None) -> bytes:
+    body = block(sqn) if payload is None and kind == Kind.DATA else (payload or b"")
+    return encode(kind, 4, sqn, body, flags)
+
+
+def test_plain_blocks_go_into_the_program_pipe_without_being_read():
+    producer, link, feed = feeding()
+    producer.sendall(b"".join(frame(n) for n in range(1, 6)))
+    assert link.on_readable()
+    assert [(sqn, payload is GIVEN) for sqn, _k, _f, payload in link.queue] == [
+        (n, True) for n in range(1, 6)
+    ]
+    assert feed.contents() == b"".join(block(n) for n in range(1, 6))
+    assert feed.written == 5 and link.next_sqn == 6 and link.received == 5
+
+
+def test_a_full_program_holds_the_rest_in_the_socket_until_it_has_room():
+    producer, link, feed = feeding(limit=3)
+    producer.sendall(b"".join(frame(n) for n in range(1, 6)))
+    link.on_readable()
+    assert len(link.queue) == 3 and link.held and not link.may_read()
+    assert _waiting(link) == 2 * (HEADER_SIZE + BIG)  # not read: nothing copied
+    feed.done = 3  # the program did its rounds
+    link.queue.clear()
+    assert link.may_read()
+    link.held = False
+    link.on_readable()
+    assert [sqn for sqn, *_ in link.queue] == [4, 5]
+    assert feed.contents() == b"".join(block(n) for n in range(1, 6))
+
+
+def test_other_frames_are_queued_as_usual_and_moving_resumes_after_them():
+    producer, link, feed = feeding()
+    producer.sendall(frame(1) + frame(2, Kind.SKIP) + frame(3, flags=0x01))
+    link.on_readable()
+    kinds = [(sqn, kind, payload is GIVEN) for sqn, kind, _f, payload in link.queue]
+    assert kinds == [(1, Kind.DATA, True), (2, Kind.SKIP, False)]
+    assert link.held  # round 2 is not done yet: order comes first
+    feed.done = 2  # the program did round 1; round 2 was owed nothing
+    assert link.may_read()
+    link.held = False
+    link.on_readable()
+    assert link.queue[2][0] == 3 and bytes(link.queue[2][3]) == block(3)  # flagged: kept
+    producer.sendall(frame(4) + frame(4) + frame(5) + encode(Kind.EOS, 4, 5))
+    link.on_readable()
+    assert link.held and len(link.queue) == 3  # block 3 must reach the program first
+    feed.written = 3  # the job host gave it
+    link.held = False
+    link.on_readable()
+    assert [sqn for sqn, *_ in link.queue] == [1, 2, 3, 4, 5]
+    assert link.queue[3][3] is GIVEN and link.queue[4][3] is GIVEN
+    assert link.duplicates == 1 and link.eos == 5
+    assert feed.contents() == block(1) + block(4) + block(5)
+
+
+def test_a_frame_arriving_in_pieces_is_read_the_usual_way():
+    producer, link, feed = feeding()
+    whole = frame(1)
+    producer.sendall(whole[:1000])
+    link.on_readable()
+    assert not link.queue
+    producer.sendall(whole[1000:] + frame(2))
+    link.on_readable()
+    assert bytes(link.queue[0][3]) == block(1) and link.held
+    feed.written = 1
+    link.held = False
+    link.on_readable()
+    assert link.queue[1][3] is GIVEN and feed.contents() == block(2)
+
+
+def test_a_malformed_frame_or_the_end_of_the_connection_is_noticed_while_feeding():
+    producer, link, _feed = feeding()
+    producer.sendall(encode(Kind.DATA, 99, 1, block(1)))  # another pipe's frame
+    with pytest.raises(ProtocolError, match="malformed frame"):
+        link.on_readable()
+    producer, link, _feed = feeding()
+    producer.close()
+    assert link.on_readable() is False and link.sock is None
+
+
+def _waiting(link: InputLink) -> int:
+    count = array.array("i", [0])
+    assert link.sock is not None
+    fcntl.ioctl(link.sock.fileno(), termios.FIONREAD, count, True)
+    return count[0]

@@ -52,6 +52,10 @@ STDERR_TAIL = 20
 PIPE_BYTES = 1 << 20
 #: At most this many blocks are given to a program ahead of its rounds.
 AHEAD_MAX = 64
+#: Input blocks at least this big go from the socket into the program's pipe by splice.
+#: Smaller ones cost more in system calls than their copy (bench/executable_chain.py).
+SPLICE_MIN_BYTES = 16 * 1024
+_PAGE = os.sysconf("SC_PAGE_SIZE")
 _F_SETPIPE_SZ = 1031
 _F_GETPIPE_SZ = 1032
 _DATA = int(Kind.DATA)
@@ -74,6 +78,32 @@ def attach(job: ExecutableJob, host: Any = None) -> ExecutableBridge:
     job.run = bridge.produce if not job.inputs else bridge.process  # type: ignore[method-assign]
     job.teardown = bridge.stop  # type: ignore[method-assign]
     return bridge
+
+
+class _DirectFeed:
+    """The program's input pipe as a :class:`~fission.runtime.links.ProgramFeed`: the input link
+    may move blocks into it itself, as long as they come in order and the program has room."""
+
+    def __init__(self, bridge: ExecutableBridge, block_size: int, limit: int) -> None:
+        self.bridge = bridge
+        self.fd = bridge.writers[0].fileno()
+        self.block_size = block_size
+        self.limit = limit  # blocks the program may hold (its rounds not done yet)
+
+    def room(self, received: int) -> int:
+        bridge = self.bridge
+        done = bridge.host.round
+        given = max(bridge.written, done)  # rounds done are owed nothing (see run_batch)
+        if given != received:
+            return 0  # blocks received before still wait for their turn: order first
+        return done + self.limit - given
+
+    def given(self, sqn: int) -> None:
+        self.bridge.written = sqn
+
+    def write(self, data: bytes) -> None:
+        with contextlib.suppress(BrokenPipeError):  # it exited: its rounds report how
+            self.bridge.writers[0].write(data)  # (stop() takes the feed away first)
 
 
 class _ProgramInput:
@@ -252,8 +282,29 @@ class ExecutableBridge:
             self.host.round_batch = self.run_batch
             # the input's blocks only ever go into the program's pipe: no copies of their own
             self.host.inputs[0].views = True
+            feed = self._direct_feed()
+            if feed is not None:
+                self.host.inputs[0].feed = feed
         threading.Thread(target=self._relay_stderr, name="exe-stderr", daemon=True).start()
         threading.Thread(target=self._watch_exit, name="exe-exit", daemon=True).start()
+
+    def _direct_feed(self) -> _DirectFeed | None:
+        """Big blocks of a plain BytesPipe input go from the socket into the program's pipe
+        without passing through this process (splice), if the pipe can hold them as pages."""
+        pipe = self.job.inputs[0]
+        size = int(pipe.block_size)  # type: ignore[attr-defined]
+        plain = type(pipe).write_wrapper is BasePipe.write_wrapper
+        if size < SPLICE_MIN_BYTES or not plain or not _passes_bytes(pipe):
+            return None
+        if pipe.GAP_POLICY == "previous":
+            return None  # it repeats the last payload, which a moved block does not leave
+        fd = self.writers[0].fileno()
+        # a moved block takes a slot per page it touches (and one for a head): the pipe has
+        # one slot per page of its capacity
+        pages = fcntl.fcntl(fd, _F_GETPIPE_SZ) // _PAGE
+        slots_per_block = -(-size // _PAGE) + 2
+        limit = min(self.ahead, pages // slots_per_block)
+        return _DirectFeed(self, size, limit) if limit >= 2 else None
 
     def exited(self) -> bool:
         return self.program is not None and self.program.poll() is not None
@@ -316,15 +367,16 @@ class ExecutableBridge:
             self.written = sqn
             position += 1
 
-    def run_batch(self, link: Any, done: int, most: int) -> tuple[bytearray, int]:
+    def run_batch(self, link: Any, done: int, most: int, byte_budget: int) -> tuple[bytearray, int]:
         """Several rounds at once, for the job host's hot loop (one fixed-size BytesPipe-like
         input and output, blocks fed ahead): round ``done + 1`` is ``link.queue[0]``.
 
         Gives the program every plain block queued after those it has, in one write (at most
         ``ahead`` in flight), then reads the outputs of the next rounds: one, waited for, and
-        every further one already written, up to ``most``. They come back as one buffer laid
-        out as the wire will carry them, each block after HEADER_SIZE bytes left for its frame
-        header (the job host fills them in): no block is copied on its way out. Returns that
+        every further one already written, up to ``most`` blocks and ``byte_budget`` bytes.
+        They come back as one buffer laid out as the wire will carry them, each block after
+        HEADER_SIZE bytes left for its frame header (the job host fills them in): no block is
+        copied on its way out. Returns that
         buffer and the number of blocks in it, 0 when the program's output ended: the
         round-by-round path then reports how.
         """
@@ -351,7 +403,7 @@ class ExecutableBridge:
             self.written = expected - 1
         fd = self.readers[0].fileno()
         size = self._out_size
-        owed = max(1, min(self.written - done, most))
+        owed = max(1, min(self.written - done, most, byte_budget // size))
         # every whole block already waiting, or else one, waited for
         count = max(1, min(owed, _readable(fd) // size))
         stride = HEADER_SIZE + size
@@ -465,6 +517,8 @@ class ExecutableBridge:
     # -- the end -----------------------------------------------------------------------------
     def stop(self) -> None:
         """Close the inputs (end-of-file for the program), let it end, then make sure."""
+        if self.host is not None and self.host.inputs:
+            self.host.inputs[0].feed = None  # before its descriptor is closed (and reused)
         for writer in self.writers:
             with contextlib.suppress(OSError):
                 writer.close()

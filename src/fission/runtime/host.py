@@ -307,10 +307,10 @@ class JobHost:
         self._use_alarm = threading.current_thread() is threading.main_thread()
         self._fast: tuple[Any, ...] | None = None
         #: Set by a job that can do several rounds in one call (an executable fed ahead): given
-        #: the input link, the last round done and at most how many to do, it returns the
-        #: rounds' output blocks, each after room for its frame header, and how many there are
-        #: (0 to leave the round to run()).
-        self.round_batch: Callable[[InputLink, int, int], tuple[bytearray, int]] | None = None
+        #: the input link, the last round done and at most how many rounds and output bytes to
+        #: do, it returns the rounds' output blocks, each after room for its frame header, and
+        #: how many there are (0 to leave the round to run()).
+        self.round_batch: Callable[[InputLink, int, int, int], tuple[bytearray, int]] | None = None
         self._resume_points: dict[int, int] = {}  # output pipe -> the consumer's next sqn
         self._resumed = spec.epoch == 1  # a restarted source first learns where to go on
         self._gap_pending = False
@@ -717,6 +717,10 @@ class JobHost:
             self._last_pause = time.monotonic()
 
     def _wait_for_io(self, timeout: float | None) -> None:
+        for link in self._sync_inputs:
+            if link.held and link.may_read():
+                link.held = False  # its program has room again: watch it again
+                self._sync_registration(link)
         for key, mask in self._selector.select(timeout):
             link = key.data
             if link is None:
@@ -731,7 +735,7 @@ class JobHost:
                     sys.stderr.write(f"fission: {self.job.name}: {exc}; connection closed\n")
                 if link.optional:
                     self._optional_state(link).trim()
-                if link.sock is None:  # the connection ended: forget its registration
+                if link.sock is None or link.held:  # ended, or not to be read for now
                     self._sync_registration(link)
             else:
                 if mask & selectors.EVENT_READ:
@@ -751,6 +755,12 @@ class JobHost:
         key = id(link)
         current = self._registered.get(key)
         sock = link.sock
+        if type(link) is InputLink and link.held and sock is not None:
+            if current is not None:  # its program is full: the socket keeps what follows
+                with contextlib.suppress(KeyError, ValueError):
+                    self._selector.unregister(current[0])
+                del self._registered[key]
+            return
         events = selectors.EVENT_READ
         if isinstance(link, OutputLink) and link.unsent:
             events |= selectors.EVENT_WRITE
@@ -1356,11 +1366,9 @@ class JobHost:
         if sqn != done + 1 or kind != _DATA or flags:
             return None
         assert self.round_batch is not None
-        size = len(_payload) or 1  # fixed-size blocks: the byte window in blocks
-        most = max(1, min(budget, byte_budget // size))
         self._in_user_code = True
         try:
-            framed, count = self.round_batch(link, done, most)
+            framed, count = self.round_batch(link, done, budget, byte_budget)
         finally:
             self._in_user_code = False
         if not count:

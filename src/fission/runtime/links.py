@@ -10,22 +10,28 @@
 :class:`InputLink` (consumer end)
     Parses frames out of the byte stream, drops sequence numbers it already has (duplicates
     after a replay), counts gaps, records end-of-stream and sends cumulative acknowledgements.
+    With a :class:`ProgramFeed` it moves big plain blocks from the socket straight into a
+    program's pipe instead (``splice``: the bytes never pass through this process).
 
 Both are used only by the job host's single I/O thread; neither blocks.
 """
 
 from __future__ import annotations
 
+import array
 import contextlib
+import fcntl
+import os
 import socket
+import termios
 import time
 from collections import deque
-from typing import Any
+from typing import Any, Final, Protocol
 
 from fission.core.errors import ProtocolError
 from fission.runtime.framing import HEADER, HEADER_SIZE, MAX_PAYLOAD, Kind, encode
 
-__all__ = ["InputLink", "OutputLink"]
+__all__ = ["GIVEN", "InputLink", "OutputLink", "ProgramFeed"]
 
 _DATA = int(Kind.DATA)
 _SKIP = int(Kind.SKIP)
@@ -42,6 +48,29 @@ _READS_PER_TURN = 4
 PAUSE_FLOOR = 0.05
 #: How many of the longest silences an input keeps.
 PAUSES_KEPT = 16
+#: The payload queued for a block that went straight into a program's pipe (see ProgramFeed).
+GIVEN: Final = memoryview(b"")
+
+
+class ProgramFeed(Protocol):
+    """A program's input pipe that an :class:`InputLink` may move blocks into itself."""
+
+    #: the pipe's write end, and the one block size moved this way
+    fd: int
+    block_size: int
+
+    def room(self, received: int) -> int:
+        """Blocks the program may take now, ``received`` being the last sqn this link has
+        (0 while earlier blocks still wait in the queue: order comes first)."""
+        ...
+
+    def given(self, sqn: int) -> None:
+        """Block ``sqn`` is in the program's pipe."""
+        ...
+
+    def write(self, data: bytes) -> None:
+        """Write the rest of a block the usual way (waits for room in the pipe)."""
+        ...
 
 
 class OutputLink:
@@ -295,6 +324,11 @@ class InputLink:
         #: Queue payloads as views into the received data instead of copies (for a consumer
         #: that only writes them on, such as a program's pipe; a view keeps its read alive).
         self.views = False
+        #: Where plain blocks in order may go without being read (their queue entry then
+        #: carries GIVEN as its payload).
+        self.feed: ProgramFeed | None = None
+        #: Not to be read now (see _splice_frames); the job host releases it.
+        self.held = False
 
     def attach(self, sock: socket.socket, producer_acked: int, peer: str) -> None:
         if self.sock is not None:
@@ -303,6 +337,7 @@ class InputLink:
         sock.setblocking(False)
         self.sock = sock
         self.peer = peer
+        self.held = False
         self._pending = []
         self._pending_size = 0
         if self.next_sqn == 0:
@@ -325,6 +360,8 @@ class InputLink:
         """Read and queue blocks; False when the connection is gone."""
         sock = self.sock
         assert sock is not None
+        if self.feed is not None:
+            return self._read_feeding(sock, self.feed)
         for turn in range(_READS_PER_TURN):
             try:
                 data = sock.recv(_RECV_SIZE)
@@ -336,14 +373,107 @@ class InputLink:
                 self.detach()
                 return False
             if not turn:
-                now = time.monotonic()
-                if now - self._last_arrival > self._pause_floor and self._last_arrival:
-                    self._note_pause(self._last_arrival, now)
-                self._last_arrival = now
+                self._arrived()
             self._take(data)
             if len(data) < _RECV_SIZE:
                 break  # the socket is empty: no need to ask again
         return True
+
+    def may_read(self) -> bool:
+        """Whether a held link may be read again: its program has room, or nothing is left to
+        do before more is read."""
+        return not self.queue or self.feed is None or self.feed.room(self.next_sqn - 1) > 0
+
+    def _read_feeding(self, sock: socket.socket, feed: ProgramFeed) -> bool:
+        """:meth:`on_readable` with a feed: frame by frame, moving every whole plain block in
+        order that the program has room for from the socket into its pipe. Any other frame
+        (another kind, a duplicate, a gap, one not wholly arrived yet) is read and queued as
+        usual, and moving goes on once the program has had it.
+
+        With no room while blocks it has not done are queued, the link is ``held``: the job
+        host stops watching it and what follows stays in the socket until it can be moved.
+        """
+        fd = sock.fileno()
+        size = feed.block_size
+        frame = HEADER_SIZE + size
+        queue = self.queue
+        waiting = _bytes_waiting(fd)
+        arrived = False
+        while True:
+            if self._pending:  # the rest of a frame being read the usual way, and no more
+                want = self._pending_need() - self._pending_size
+            elif waiting >= frame and feed.room(self.next_sqn - 1) > 0:
+                want = HEADER_SIZE  # perhaps a block to move
+            elif waiting >= HEADER_SIZE and queue and feed.room(self.next_sqn - 1) <= 0:
+                self.held = True
+                return True
+            elif arrived and not waiting:
+                return True  # what was there is read: the job host calls again for more
+            else:
+                want = min(max(waiting, 1), frame)  # an incomplete frame, or the end
+            try:
+                data = sock.recv(want)
+            except (BlockingIOError, InterruptedError):
+                return True
+            except OSError:
+                data = b""
+            if not data:
+                self.detach()
+                return False
+            if not arrived:
+                self._arrived()
+                arrived = True
+            waiting = max(0, waiting - len(data))
+            if want == HEADER_SIZE and not self._pending and len(data) == HEADER_SIZE:
+                kind, flags, pipe, sqn, length = HEADER.unpack(data)
+                if (
+                    kind == _DATA
+                    and not flags
+                    and pipe == self.pipe_id
+                    and length == size
+                    and sqn == self.next_sqn
+                ):
+                    self._move(sock, feed, size)
+                    waiting -= size
+                    queue.append((sqn, _DATA, 0, GIVEN))
+                    self.next_sqn = sqn + 1
+                    self.received += 1
+                    feed.given(sqn)
+                    if self.feed is None:
+                        return True  # (splice turned out impossible here: read as usual)
+                    continue
+            self._take(data)  # any other frame, or a piece of one: the usual way
+
+    def _move(self, sock: socket.socket, feed: ProgramFeed, size: int) -> None:
+        """One payload, known to be waiting whole in the socket, into the program's pipe."""
+        moved = 0
+        while moved < size:
+            try:
+                step = os.splice(sock.fileno(), feed.fd, size - moved)
+            except BlockingIOError:
+                break  # the program's pipe is full
+            except OSError:
+                self.feed = None  # splice is not possible between these two: copy from now on
+                break
+            if not step:
+                break
+            moved += step
+        if moved < size:  # the pipe was full (the program's room said otherwise) or no splice
+            pieces = []
+            missing = size - moved
+            while missing:
+                piece = sock.recv(missing)
+                if not piece:
+                    break
+                pieces.append(piece)
+                missing -= len(piece)
+            feed.write(b"".join(pieces))
+
+    def _arrived(self) -> None:
+        now = time.monotonic()
+        if now - self._last_arrival > self._pause_floor and self._last_arrival:
+            self._note_pause(self._last_arrival, now)
+        self._last_arrival = now
 
     def _take(self, data: bytes) -> None:
         start = 0
@@ -480,3 +610,10 @@ class InputLink:
             f"<InputLink pipe={self.pipe_id} next={self.next_sqn} queued={len(self.queue)} "
             f"eos={self.eos} acked={self.ack_sent}>"
         )
+
+
+def _bytes_waiting(fd: int) -> int:
+    """Bytes received on a socket and not read yet."""
+    count = array.array("i", [0])
+    fcntl.ioctl(fd, termios.FIONREAD, count, True)
+    return count[0]
