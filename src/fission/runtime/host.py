@@ -63,6 +63,8 @@ BATCH_BLOCKS = 256
 FLUSH_AFTER = 0.001
 #: A user call slower than this marks the job as slow: its blocks leave one by one.
 SLOW_CALL = 0.0001
+#: While busy, inputs are acknowledged at least this often (seconds), even between steps.
+ACK_AFTER = 0.002
 #: Rounds processed before looking at the sockets again.
 ROUNDS_PER_TURN = 2048
 #: Seconds between progress reports to the client (the directory is at most this much late).
@@ -318,6 +320,7 @@ class JobHost:
         self._slow = False
         self._quick_calls = 0
         self._ack_step = max(1, spec.window_blocks // 8)
+        self._acked_at = 0.0
         self._last_pause = time.monotonic()
         self._last_contact = time.monotonic()
         self.state = "STARTING"
@@ -1518,10 +1521,21 @@ class JobHost:
         else:
             done = self.round
             everything = True  # a sink's effects happen in run(): acknowledge them at once
-        if done > self._acked_round and (everything or done - self._acked_round >= self._ack_step):
-            self._acked_round = done
-            for link in self._sync_inputs:
-                link.send_ack(done * link.block_count)
+        if done <= self._acked_round:
+            return
+        now = time.monotonic()
+        # a step of big blocks may be more than the byte window holds: acknowledge at least
+        # every ACK_AFTER seconds, or the producer would stop and go
+        if (
+            not everything
+            and done - self._acked_round < self._ack_step
+            and now - self._acked_at < ACK_AFTER
+        ):
+            return
+        self._acked_at = now
+        self._acked_round = done
+        for link in self._sync_inputs:
+            link.send_ack(done * link.block_count)
 
     def _end_stream(self, last: int) -> None:
         if self._ending:
