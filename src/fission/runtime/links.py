@@ -26,6 +26,7 @@ import socket
 import termios
 import time
 from collections import deque
+from itertools import islice
 from typing import Any, Final, Protocol
 
 from fission.core.errors import ProtocolError
@@ -176,10 +177,7 @@ class OutputLink:
         sock = self.sock
         unsent = self.unsent
         while unsent and sock is not None:
-            if len(unsent) == 1:
-                chunk = [unsent[0]]
-            else:
-                chunk = [unsent[i] for i in range(min(len(unsent), _IOV_MAX))]
+            chunk = list(islice(unsent, _IOV_MAX))  # (indexing a deque would walk it)
             try:
                 written = sock.sendmsg(chunk)
             except (BlockingIOError, InterruptedError):
