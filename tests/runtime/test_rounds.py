@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pickle
 import struct
+import time
 
 import pytest
 
@@ -15,7 +16,7 @@ from fission.core.head import CORRUPTED, FINISHED, Head
 from fission.core.jobs import PythonJob
 from fission.core.pipes import BasePipe, BytesPipe, JSONPipe, OptionalPicklePipe, PicklePipe
 from fission.runtime.framing import FrameDecoder, Kind
-from fission.runtime.host import HostSpec, JobHost
+from fission.runtime.host import ACK_AFTER, HostSpec, JobHost
 
 DATA = int(Kind.DATA)
 SKIP = int(Kind.SKIP)
@@ -265,3 +266,31 @@ def test_pickle_payloads_are_decoded_once():
     host._process_rounds()
     assert sent(host)[0][3] == ({"a": 1},)
     assert pickle.loads(pickle.dumps(job.calls[0][0])) == {"a": 1}
+
+
+def test_only_a_batch_timer_running_out_in_user_code_marks_a_job_slow():
+    # _wake interrupts user code with the same signal (a connection to hand over): that says
+    # nothing about the job's speed. Taking it for slowness once sent a whole 64 KiB executable
+    # chain down the round-by-round path.
+    host = make_host(Record(inputs=[PicklePipe(1)], outputs=[PicklePipe(2)]))
+    host._in_user_code = True
+    host._on_alarm(14, None)  # a wake-up: no batch timer was armed
+    assert not host._slow
+    host._armed = True  # the timer of a batch still small FLUSH_AFTER later
+    host._on_alarm(14, None)
+    assert host._slow
+
+
+def test_a_busy_job_acknowledges_within_ack_after_even_between_steps():
+    # with big blocks the byte window holds fewer blocks than an acknowledgement step: the
+    # producer would stop until this job went idle, then start again
+    host = make_host(Record(inputs=[PicklePipe(1)], outputs=[PicklePipe(2)]))
+    link, out = host.inputs[0], host.outputs[0]
+    out.acked = 10  # ten rounds are safe downstream, far fewer than a step
+    assert host._ack_step > 10
+    host._acked_at = time.monotonic()
+    host._acknowledge_inputs(everything=False)
+    assert link._ack_wanted == 0  # just acknowledged: wait for the step or the time
+    host._acked_at -= ACK_AFTER
+    host._acknowledge_inputs(everything=False)
+    assert link._ack_wanted == 10

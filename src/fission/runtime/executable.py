@@ -376,9 +376,8 @@ class ExecutableBridge:
         every further one already written, up to ``most`` blocks and ``byte_budget`` bytes.
         They come back as one buffer laid out as the wire will carry them, each block after
         HEADER_SIZE bytes left for its frame header (the job host fills them in): no block is
-        copied on its way out. Returns that
-        buffer and the number of blocks in it, 0 when the program's output ended: the
-        round-by-round path then reports how.
+        copied on its way out. Returns that buffer and the number of blocks in it, 0 when the
+        program's output ended: the round-by-round path then reports how.
         """
         queue = link.queue
         # rounds the program never saw (skipped upstream, or done by an earlier instance of
