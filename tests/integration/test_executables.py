@@ -376,8 +376,8 @@ class PackedTotal(LocalJob, PythonJob):
         print("total", len(v), sum(v), ordered, "tails", self.tails, flush=True)
 """
 
-#: Block sizes of the batched path: small blocks are copied into the program's pipe, big ones
-#: go there from the socket by splice (executable.SPLICE_MIN_BYTES).
+#: Block sizes of the batched path: small blocks travel in RUN frames, big ones one per frame;
+#: both go from the socket into the program's pipe by splice (links.InputLink._read_feeding).
 SIZES = [8, 64 * 1024]
 
 

@@ -14,8 +14,8 @@ import time
 import pytest
 
 from fission.core.errors import ProtocolError
-from fission.runtime.framing import HEADER_SIZE, Kind, encode
-from fission.runtime.links import GIVEN, InputLink, OutputLink
+from fission.runtime.framing import HEADER, HEADER_SIZE, Kind, encode
+from fission.runtime.links import GIVEN, InputLink, OutputLink, run_frames
 
 
 def connect(out: OutputLink, inp: InputLink, resume_from: int = 0):
@@ -264,3 +264,100 @@ def _waiting(link: InputLink) -> int:
     assert link.sock is not None
     fcntl.ioctl(link.sock.fileno(), termios.FIONREAD, count, True)
     return count[0]
+
+
+# -- RUN frames: small fixed-size blocks under one header -----------------------------------
+def plain_batch(first: int, last: int, size: int = 8) -> list[bytes]:
+    """An output batch as the job host builds it: a header and a payload per block."""
+    parts = []
+    for sqn in range(first, last + 1):
+        parts += [HEADER.pack(Kind.DATA, 0, 4, sqn, size), bytes([sqn % 251]) * size]
+    return parts
+
+
+def test_a_plain_batch_of_small_blocks_becomes_runs_and_anything_else_does_not():
+    runs = run_frames(plain_batch(1, 600), 4, 8)
+    assert runs is not None
+    headers = [HEADER.unpack(part) for part in runs if len(part) == HEADER_SIZE]
+    # 256 blocks at most per run (flags = blocks - 1), numbered on from the first
+    assert [(k, f, s, n) for k, f, _p, s, n in headers] == [
+        (Kind.RUN, 255, 1, 2048),
+        (Kind.RUN, 255, 257, 2048),
+        (Kind.RUN, 87, 513, 704),
+    ]
+    flagged = plain_batch(1, 3)
+    flagged[2] = HEADER.pack(Kind.DATA, 0x01, 4, 2, 8)
+    skipped = plain_batch(1, 3)
+    skipped[2:4] = [HEADER.pack(Kind.SKIP, 0, 4, 2, 0)]
+    numbered_apart = plain_batch(1, 2) + plain_batch(5, 5)
+    for batch in (flagged, skipped, numbered_apart, plain_batch(1, 3, size=9)):
+        assert run_frames(batch, 4, 8) is None
+
+
+def test_runs_arrive_as_the_blocks_they_carry_whole_split_or_partly_known():
+    out, inp = OutputLink(4, 10000, 1 << 24), InputLink(4, 1)
+    out.run_block = 8
+    a, b = connect(out, inp)
+    for sqn in range(1, 301):
+        out.add(Kind.DATA, sqn, bytes([sqn % 251]) * 8)
+    out.flush()
+    assert len(out.replay[0][2]) < 600  # sent as runs, not one header per block
+    pump(out, inp)
+    assert [(sqn, bytes(p)) for sqn, _k, _f, p in inp.queue] == [
+        (n, bytes([n % 251]) * 8) for n in range(1, 301)
+    ]
+    # after a reconnection the producer sends again every batch not acknowledged, whole: the
+    # blocks already here are dropped one by one, even inside a run
+    a.close()
+    b.close()
+    out.detach()
+    inp.detach()
+    inp.queue.clear()
+    inp.next_sqn = 151  # as if blocks 151.. had been lost with the connection
+    for sqn in range(301, 311):
+        out.add(Kind.DATA, sqn, bytes([sqn % 251]) * 8)
+    out.flush()
+    connect(out, inp, resume_from=151)
+    pump(out, inp)
+    assert [(sqn, bytes(p)) for sqn, _k, _f, p in inp.queue] == [
+        (n, bytes([n % 251]) * 8) for n in range(151, 311)
+    ]
+    assert inp.duplicates == 150  # 1..150, the first 150 blocks of the first run
+
+
+def test_a_run_split_across_reads_and_a_malformed_run():
+    producer, consumer = socket.socketpair()
+    inp = InputLink(4, 1)
+    inp.attach(consumer, 0, "test")
+    run = HEADER.pack(Kind.RUN, 2, 4, 1, 24) + b"a" * 8 + b"b" * 8 + b"c" * 8
+    producer.sendall(run[:20])
+    inp.on_readable()
+    producer.sendall(run[20:])
+    inp.on_readable()
+    assert [(sqn, bytes(p)) for sqn, _k, _f, p in inp.queue] == [
+        (1, b"a" * 8),
+        (2, b"b" * 8),
+        (3, b"c" * 8),
+    ]
+    producer.sendall(HEADER.pack(Kind.RUN, 2, 4, 4, 25) + b"x" * 25)
+    with pytest.raises(ProtocolError, match="malformed run"):
+        inp.on_readable()
+
+
+def test_runs_of_small_blocks_go_into_the_program_pipe_whole_or_wait():
+    producer, link, feed = feeding(limit=20)
+    feed.block_size = 4096
+    small = [bytes([n % 251]) * 4096 for n in range(1, 33)]
+    runs = run_frames(plain_batch(1, 32, size=4096), 4, 4096)
+    assert runs is not None  # two runs of 16 blocks
+    producer.sendall(b"".join(runs))
+    link.on_readable()
+    # the first run fits in the program's room, the second (16 more than 20 - 16) waits whole
+    assert [payload is GIVEN for *_, payload in link.queue] == [True] * 16
+    assert link.held and _waiting(link) == HEADER_SIZE + 16 * 4096
+    feed.done = 16
+    link.queue.clear()
+    link.held = False
+    link.on_readable()
+    assert len(link.queue) == 16 and feed.written == 32
+    assert feed.contents() == b"".join(small)

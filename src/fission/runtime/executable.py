@@ -37,7 +37,7 @@ from typing import Any, NoReturn
 from fission.core.errors import PipeError
 from fission.core.jobs import ExecutableJob
 from fission.core.pipes import BasePipe, BytesPipe
-from fission.runtime.framing import HEADER_SIZE, Kind
+from fission.runtime.framing import HEADER, HEADER_SIZE, RUN_BLOCK_MAX, Kind, encode, run_length
 from fission.runtime.host import JobFailed
 
 __all__ = ["ExecutableBridge", "ExecutableFailed", "attach"]
@@ -52,13 +52,11 @@ STDERR_TAIL = 20
 PIPE_BYTES = 1 << 20
 #: At most this many blocks are given to a program ahead of its rounds.
 AHEAD_MAX = 64
-#: Input blocks at least this big go from the socket into the program's pipe by splice.
-#: Smaller ones cost more in system calls than their copy (bench/executable_chain.py).
-SPLICE_MIN_BYTES = 16 * 1024
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 _F_SETPIPE_SZ = 1031
 _F_GETPIPE_SZ = 1032
 _DATA = int(Kind.DATA)
+_RUN = int(Kind.RUN)
 
 _EOF = object()
 
@@ -289,12 +287,13 @@ class ExecutableBridge:
         threading.Thread(target=self._watch_exit, name="exe-exit", daemon=True).start()
 
     def _direct_feed(self) -> _DirectFeed | None:
-        """Big blocks of a plain BytesPipe input go from the socket into the program's pipe
-        without passing through this process (splice), if the pipe can hold them as pages."""
+        """The blocks of a plain BytesPipe input go from the socket into the program's pipe
+        without passing through this process (splice), if the pipe can hold them as pages:
+        big blocks one by one, small ones as the runs they travel in (framing.RUN_BYTES)."""
         pipe = self.job.inputs[0]
         size = int(pipe.block_size)  # type: ignore[attr-defined]
         plain = type(pipe).write_wrapper is BasePipe.write_wrapper
-        if size < SPLICE_MIN_BYTES or not plain or not _passes_bytes(pipe):
+        if not plain or not _passes_bytes(pipe):
             return None
         if pipe.GAP_POLICY == "previous":
             return None  # it repeats the last payload, which a moved block does not leave
@@ -367,17 +366,17 @@ class ExecutableBridge:
             self.written = sqn
             position += 1
 
-    def run_batch(self, link: Any, done: int, most: int, byte_budget: int) -> tuple[bytearray, int]:
+    def run_batch(
+        self, link: Any, done: int, most: int, byte_budget: int, pipe_id: int
+    ) -> tuple[list[Any], int]:
         """Several rounds at once, for the job host's hot loop (one fixed-size BytesPipe-like
         input and output, blocks fed ahead): round ``done + 1`` is ``link.queue[0]``.
 
         Gives the program every plain block queued after those it has, in one write (at most
         ``ahead`` in flight), then reads the outputs of the next rounds: one, waited for, and
         every further one already written, up to ``most`` blocks and ``byte_budget`` bytes.
-        They come back as one buffer laid out as the wire will carry them, each block after
-        HEADER_SIZE bytes left for its frame header (the job host fills them in): no block is
-        copied on its way out. Returns that buffer and the number of blocks in it, 0 when the
-        program's output ended: the round-by-round path then reports how.
+        Returns them framed for pipe ``pipe_id`` (see _read_frames) and how many rounds they
+        are: 0 when the program's output ended (the round-by-round path then reports how).
         """
         queue = link.queue
         # rounds the program never saw (skipped upstream, or done by an earlier instance of
@@ -400,25 +399,52 @@ class ExecutableBridge:
             except BrokenPipeError:
                 self._broken(0)
             self.written = expected - 1
+        owed = max(1, min(self.written - done, most, byte_budget // self._out_size))
+        return self._read_frames(owed, done + 1, pipe_id)
+
+    def _read_frames(self, owed: int, first: int, pipe_id: int) -> tuple[list[Any], int]:
+        """Every whole output block already waiting (at most ``owed``), or else one, waited
+        for, as the frames of rounds ``first``, ``first + 1``, ...
+
+        They are read straight into one buffer laid out as the wire carries them, room left
+        for each header: no block is copied on its way out. Small blocks go in RUN frames (one
+        header for up to run_length of them), big ones in a DATA frame each.
+        """
         fd = self.readers[0].fileno()
         size = self._out_size
-        owed = max(1, min(self.written - done, most, byte_budget // size))
-        # every whole block already waiting, or else one, waited for
         count = max(1, min(owed, _readable(fd) // size))
-        stride = HEADER_SIZE + size
-        framed = bytearray(count * stride)
+        per_frame = run_length(size) if size < RUN_BLOCK_MAX else 1
+        framed = bytearray(-(-count // per_frame) * HEADER_SIZE + count * size)
         view = memoryview(framed)
-        slots = [view[k + HEADER_SIZE : k + stride] for k in range(0, len(framed), stride)]
+        slots, heads = [], []  # the payload room of each frame; (offset, first, blocks)
+        offset = 0
+        for index in range(0, count, per_frame):
+            blocks = min(per_frame, count - index)
+            heads.append((offset, first + index, blocks))
+            slots.append(view[offset + HEADER_SIZE : offset + HEADER_SIZE + blocks * size])
+            offset += HEADER_SIZE + blocks * size
         got = _read_into(fd, slots)
-        if got < count * size:  # the output ended: keep the whole blocks before the end
+        if got < count * size:  # the output ended: frame the whole blocks before its end
             if got % size:
                 raise ExecutableFailed(
                     f"{self.job.name}: pipe {self.job.outputs[0].id}: the program's output "
                     f"ended inside a block ({got % size} of {size} bytes)"
                 )
+            data = b"".join(view[o + HEADER_SIZE : o + HEADER_SIZE + n * size] for o, _, n in heads)
             count = got // size
-            return framed[: count * stride], count  # (a copy, once at the end)
-        return framed, count
+            frames = [
+                encode(_DATA, pipe_id, first + k, data[k * size : (k + 1) * size])
+                for k in range(count)
+            ]
+            return frames, count
+        pack_into = HEADER.pack_into
+        if per_frame == 1:
+            for offset, sqn, _blocks in heads:
+                pack_into(framed, offset, _DATA, 0, pipe_id, sqn, size)
+        else:
+            for offset, sqn, blocks in heads:
+                pack_into(framed, offset, _RUN, blocks - 1, pipe_id, sqn, blocks * size)
+        return [framed], count
 
     def process(self, *values: Any) -> Any:
         """One round: the inputs' blocks to the program, one block per output back."""

@@ -8,6 +8,12 @@ Header (little endian, 18 bytes)::
 block's head byte (reserved bits below, the rest belongs to the user). Frames are never
 pickled: only a DATA payload is user data, and only the pipe's codec decodes it, only after the
 peer authenticated.
+
+A RUN frame carries consecutive DATA blocks of one size with no head bits, in one header:
+``sqn`` is the first block's, ``flags`` the number of blocks less one, and the payload the
+blocks one after the other. Small fixed-size blocks travel so (see ``run_frames``): the
+consumer takes a run with one system call, and an executable's job host moves it into the
+program's pipe without reading it.
 """
 
 from __future__ import annotations
@@ -25,10 +31,13 @@ __all__ = [
     "HEADER",
     "HEADER_SIZE",
     "MAX_PAYLOAD",
+    "RUN_BLOCK_MAX",
+    "RUN_BYTES",
     "Frame",
     "FrameDecoder",
     "Kind",
     "encode",
+    "run_length",
 ]
 
 HEADER = struct.Struct("<BBIQI")
@@ -50,6 +59,7 @@ class Kind(IntEnum):
     EOS = 3  # end of stream: ``sqn`` is the last block the producer will send
     ACK = 4  # consumer -> producer: every block up to ``sqn`` is safe downstream
     CLOSE = 5  # consumer -> producer: send nothing more, I have finished
+    RUN = 6  # flags + 1 consecutive DATA blocks of one size, without head bits, from ``sqn``
     HELLO = 16  # handshake messages: JSON payloads, see runtime.handshake
     CHALLENGE = 17
     PROOF = 18
@@ -66,6 +76,17 @@ class Frame:
     pipe: int
     sqn: int
     payload: bytes
+
+
+#: Most bytes in a RUN frame, and so most blocks: max(1, RUN_BYTES // block size) <= 256.
+RUN_BYTES = 64 * 1024
+#: Blocks smaller than this travel in RUN frames (bigger ones gain nothing from it).
+RUN_BLOCK_MAX = 16 * 1024
+
+
+def run_length(block_size: int) -> int:
+    """How many blocks of ``block_size`` bytes a RUN frame holds at most."""
+    return max(1, min(256, RUN_BYTES // max(1, block_size)))
 
 
 def encode(kind: int, pipe: int, sqn: int, payload: bytes = b"", flags: int = 0) -> bytes:

@@ -50,10 +50,21 @@ from fission.core.pipes import BasePipe
 from fission.runtime import endpoint, handshake
 from fission.runtime.allocator import keep_freed_buffers
 from fission.runtime.control import ControlChannel
-from fission.runtime.framing import FLAG_CORRUPTED, FLAG_FINISHED, HEADER, HEADER_SIZE, Kind
+from fission.runtime.framing import (
+    FLAG_CORRUPTED,
+    FLAG_FINISHED,
+    HEADER,
+    HEADER_SIZE,
+    RUN_BLOCK_MAX,
+    Kind,
+)
 from fission.runtime.links import InputLink, OutputLink
 
 __all__ = ["HostSpec", "HostStopped", "JobHost"]
+
+#: ExecutableBridge.run_batch: (input, last round done, most rounds, most bytes, output pipe)
+#: -> (frames to send, rounds done)
+RoundBatch = Callable[[InputLink, int, int, int, int], tuple[list[Any], int]]
 
 _DATA = int(Kind.DATA)
 _SKIP = int(Kind.SKIP)
@@ -275,6 +286,12 @@ class JobHost:
         self.outputs = [
             OutputLink(p.id, spec.window_blocks, spec.window_bytes) for p in job.outputs
         ]
+        for link, pipe in zip(self.outputs, job.outputs, strict=True):
+            size = pipe.block_size
+            # small fixed-size blocks travel in RUN frames (not header-sized ones: run_frames
+            # tells headers from payloads by their sizes)
+            if isinstance(size, int) and size < RUN_BLOCK_MAX and size != HEADER_SIZE:
+                link.run_block = size
         self._input_by_pipe = {link.pipe_id: link for link in self.inputs}
         self._output_by_pipe = {link.pipe_id: link for link in self.outputs}
         self._unpackers = [p.decoder() for p in job.inputs if not p.ASYNC]
@@ -309,10 +326,10 @@ class JobHost:
         self._use_alarm = threading.current_thread() is threading.main_thread()
         self._fast: tuple[Any, ...] | None = None
         #: Set by a job that can do several rounds in one call (an executable fed ahead): given
-        #: the input link, the last round done and at most how many rounds and output bytes to
-        #: do, it returns the rounds' output blocks, each after room for its frame header, and
-        #: how many there are (0 to leave the round to run()).
-        self.round_batch: Callable[[InputLink, int, int, int], tuple[bytearray, int]] | None = None
+        #: the input link, the last round done, at most how many rounds and output bytes to do
+        #: and the output's pipe, it returns the rounds' output frames (pieces to send in
+        #: order) and how many rounds it did (0 to leave the round to run()).
+        self.round_batch: RoundBatch | None = None
         self._resume_points: dict[int, int] = {}  # output pipe -> the consumer's next sqn
         self._resumed = spec.epoch == 1  # a restarted source first learns where to go on
         self._gap_pending = False
@@ -1369,32 +1386,23 @@ class JobHost:
         if sqn != done + 1 or kind != _DATA or flags:
             return None
         assert self.round_batch is not None
+        out, _append, _header, pipe_id, _pack = fast
         self._in_user_code = True
         try:
-            framed, count = self.round_batch(link, done, budget, byte_budget)
+            frames, count = self.round_batch(link, done, budget, byte_budget, pipe_id)
         finally:
             self._in_user_code = False
         if not count:
             return None  # run() takes the round and sees how the program ended
         if not self._armed:
             self._started_batch()
-        out, _append, _header, pipe_id, _pack = fast
         if not out.batch:
             out.batch_first = done + 1
-        # the blocks sit in ``framed`` after room for their headers: fill those in
-        popleft = queue_.popleft
-        pack_into = HEADER.pack_into
-        stride = len(framed) // count
-        payload_size = stride - HEADER_SIZE
-        r = done
-        for offset in range(0, len(framed), stride):
-            r += 1
-            pack_into(framed, offset, _DATA, 0, pipe_id, r, payload_size)
-            taken = popleft()
-        out.batch.append(framed)
+        out.batch.extend(frames)
+        for _ in range(count):
+            taken = queue_.popleft()
         link.last_payload = taken[3]  # what the "previous" gap policy repeats
-        out.last_sqn = r
-        self.round = r
+        out.last_sqn = self.round = done + count
         return True
 
     def _gap_payload(self, index: int, link: InputLink) -> bytes | None:

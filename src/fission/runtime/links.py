@@ -30,15 +30,24 @@ from itertools import islice
 from typing import Any, Final, Protocol
 
 from fission.core.errors import ProtocolError
-from fission.runtime.framing import HEADER, HEADER_SIZE, MAX_PAYLOAD, Kind, encode
+from fission.runtime.framing import (
+    HEADER,
+    HEADER_SIZE,
+    MAX_PAYLOAD,
+    RUN_BLOCK_MAX,
+    Kind,
+    encode,
+    run_length,
+)
 
-__all__ = ["GIVEN", "InputLink", "OutputLink", "ProgramFeed"]
+__all__ = ["GIVEN", "InputLink", "OutputLink", "ProgramFeed", "run_frames"]
 
 _DATA = int(Kind.DATA)
 _SKIP = int(Kind.SKIP)
 _EOS = int(Kind.EOS)
 _ACK = int(Kind.ACK)
 _CLOSE = int(Kind.CLOSE)
+_RUN = int(Kind.RUN)
 #: Frames whose payload is at least this big are sent by reference (gather I/O), not copied.
 _BIG_PAYLOAD = 16 * 1024
 _IOV_MAX = 512
@@ -96,6 +105,8 @@ class OutputLink:
         self.closed = False  # the consumer said it wants nothing more
         self.eos: int | None = None  # sqn announced as the last one
         self._ack_buffer = bytearray()
+        #: The pipe's fixed block size if its blocks may travel in RUN frames (0: never).
+        self.run_block = 0
 
     # -- producing --------------------------------------------------------------------------
     def credit(self) -> int:
@@ -162,6 +173,8 @@ class OutputLink:
             return
         parts = self.batch.copy()  # cleared in place: the host's hot loop holds its append
         self.batch.clear()
+        if self.run_block and len(parts) > 2:
+            parts = run_frames(parts, self.pipe_id, self.run_block) or parts
         size = sum(map(len, parts))
         if size < _BIG_PAYLOAD * len(parts) // 2:
             parts = [b"".join(parts)]
@@ -288,6 +301,27 @@ class OutputLink:
         )
 
 
+def run_frames(parts: list[Any], pipe_id: int, size: int) -> list[Any] | None:
+    """A batch of header and payload pieces as RUN frames, if every frame in it is a plain
+    DATA block of ``size`` bytes and they are numbered one after the other; else None."""
+    if len(parts) % 2:
+        return None
+    headers, payloads = parts[0::2], parts[1::2]
+    for header, payload in zip(headers, payloads, strict=True):
+        if len(payload) != size or len(header) != HEADER_SIZE or header[0] != _DATA or header[1]:
+            return None
+    first = HEADER.unpack_from(headers[0])[3]
+    if HEADER.unpack_from(headers[-1])[3] - first + 1 != len(payloads):
+        return None
+    most = run_length(size)
+    frames: list[Any] = []
+    for index in range(0, len(payloads), most):
+        group = payloads[index : index + most]
+        frames.append(HEADER.pack(_RUN, len(group) - 1, pipe_id, first + index, len(group) * size))
+        frames.extend(group)
+    return frames
+
+
 class InputLink:
     """Consumer end of one pipe."""
 
@@ -383,16 +417,17 @@ class InputLink:
         return not self.queue or self.feed is None or self.feed.room(self.next_sqn - 1) > 0
 
     def _read_feeding(self, sock: socket.socket, feed: ProgramFeed) -> bool:
-        """:meth:`on_readable` with a feed: frame by frame, moving every whole plain block in
-        order that the program has room for from the socket into its pipe. Any other frame
-        (another kind, a duplicate, a gap, one not wholly arrived yet) is read and queued as
-        usual, and moving goes on once the program has had it.
+        """:meth:`on_readable` with a feed: frame by frame, moving every plain block (or run of
+        them) that has wholly arrived, comes in order and fits in the program's room from the
+        socket into its pipe. Any other frame (another kind, a duplicate, a gap, one not wholly
+        arrived yet) is read and queued as usual, and moving goes on once the program has it.
 
         With no room while blocks it has not done are queued, the link is ``held``: the job
         host stops watching it and what follows stays in the socket until it can be moved.
         """
         fd = sock.fileno()
         size = feed.block_size
+        big = size >= RUN_BLOCK_MAX
         frame = HEADER_SIZE + size
         queue = self.queue
         waiting = _bytes_waiting(fd)
@@ -400,8 +435,59 @@ class InputLink:
         while True:
             if self._pending:  # the rest of a frame being read the usual way, and no more
                 want = self._pending_need() - self._pending_size
-            elif waiting >= frame and feed.room(self.next_sqn - 1) > 0:
-                want = HEADER_SIZE  # perhaps a block to move
+            elif waiting >= frame:
+                if big and queue and feed.room(self.next_sqn - 1) <= 0:
+                    self.held = True
+                    return True
+                try:  # a big block's header is taken at once; a run's is looked at first
+                    header = sock.recv(HEADER_SIZE, 0 if big else socket.MSG_PEEK)
+                except (BlockingIOError, InterruptedError):
+                    return True
+                except OSError:
+                    header = b""
+                if len(header) < HEADER_SIZE:
+                    if not big or not header:
+                        want = 1  # (the usual way sees what happened)
+                        header = b""
+                else:
+                    kind, flags, pipe, sqn, length = HEADER.unpack(header)
+                    count = flags + 1 if kind == _RUN else 1
+                    plain = (
+                        sqn == self.next_sqn
+                        and pipe == self.pipe_id
+                        and length == count * size
+                        # a small block alone costs more system calls than its copy
+                        and (kind == _RUN or (kind == _DATA and not flags and big))
+                    )
+                    room = feed.room(self.next_sqn - 1) if plain else 0
+                    if plain and room >= count and waiting >= HEADER_SIZE + length:
+                        if not big:
+                            sock.recv(HEADER_SIZE)
+                        self._move(sock, feed, length)
+                        queue.extend((n, _DATA, 0, GIVEN) for n in range(sqn, sqn + count))
+                        self.next_sqn = sqn + count
+                        self.received += count
+                        feed.given(sqn + count - 1)
+                        waiting -= HEADER_SIZE + length
+                        if not arrived:
+                            self._arrived()
+                            arrived = True
+                        if self.feed is None:
+                            return True  # (splice turned out impossible here: read as usual)
+                        continue
+                    if not big and plain and room < count and queue:
+                        self.held = True
+                        return True
+                    # this frame the usual way; small blocks outside runs come many at a
+                    # time: all that is there (moving goes on once the program has them)
+                    want = min(waiting, HEADER_SIZE + length if big else _RECV_SIZE)
+                if big and header:  # already read: the usual way takes it from there
+                    if not arrived:
+                        self._arrived()
+                        arrived = True
+                    waiting = max(0, waiting - len(header))
+                    self._take(header)
+                    continue
             elif waiting >= HEADER_SIZE and queue and feed.room(self.next_sqn - 1) <= 0:
                 self.held = True
                 return True
@@ -422,24 +508,6 @@ class InputLink:
                 self._arrived()
                 arrived = True
             waiting = max(0, waiting - len(data))
-            if want == HEADER_SIZE and not self._pending and len(data) == HEADER_SIZE:
-                kind, flags, pipe, sqn, length = HEADER.unpack(data)
-                if (
-                    kind == _DATA
-                    and not flags
-                    and pipe == self.pipe_id
-                    and length == size
-                    and sqn == self.next_sqn
-                ):
-                    self._move(sock, feed, size)
-                    waiting -= size
-                    queue.append((sqn, _DATA, 0, GIVEN))
-                    self.next_sqn = sqn + 1
-                    self.received += 1
-                    feed.given(sqn)
-                    if self.feed is None:
-                        return True  # (splice turned out impossible here: read as usual)
-                    continue
             self._take(data)  # any other frame, or a piece of one: the usual way
 
     def _move(self, sock: socket.socket, feed: ProgramFeed, size: int) -> None:
@@ -537,6 +605,10 @@ class InputLink:
             self.queue.append((sqn, kind, flags, payload))
             self.received += 1
             self.next_sqn = sqn + 1
+        elif kind == _RUN:
+            size = self._run_block(flags, len(payload))
+            for index in range(flags + 1):
+                self._accept(_DATA, 0, sqn + index, payload[index * size : (index + 1) * size])
         elif kind == _EOS:
             self.eos = sqn
         else:
@@ -544,6 +616,17 @@ class InputLink:
             raise ProtocolError(
                 f"pipe {self.pipe_id}: unexpected frame kind {kind} from {self.peer}"
             )
+
+    def _run_block(self, flags: int, length: int) -> int:
+        """The block size of a RUN frame of ``flags + 1`` blocks and ``length`` bytes."""
+        size, rest = divmod(length, flags + 1)
+        if rest or not size:
+            self.detach()
+            raise ProtocolError(
+                f"pipe {self.pipe_id}: malformed run of {flags + 1} blocks in {length} bytes "
+                f"from {self.peer}"
+            )
+        return size
 
     def _parse(self, data: bytes, offset: int) -> None:
         """Queue every whole frame of ``data`` from ``offset``; keep an incomplete tail."""
@@ -565,6 +648,11 @@ class InputLink:
             if (kind == _DATA or kind == _SKIP) and sqn == expected:  # noqa: SIM109
                 queue.append((sqn, kind, flags, payloads[offset + HEADER_SIZE : stop]))
                 expected = sqn + 1
+            elif kind == _RUN and sqn == expected:
+                size = self._run_block(flags, length)
+                for start in range(offset + HEADER_SIZE, stop, size):
+                    queue.append((expected, _DATA, 0, payloads[start : start + size]))
+                    expected += 1
             else:
                 self.received += expected - first
                 self.next_sqn = expected
