@@ -361,3 +361,19 @@ def test_runs_of_small_blocks_go_into_the_program_pipe_whole_or_wait():
     link.on_readable()
     assert len(link.queue) == 16 and feed.written == 32
     assert feed.contents() == b"".join(small)
+
+
+def test_runs_longer_than_the_program_may_hold_are_read_not_waited_for():
+    producer, link, feed = feeding(limit=8)
+    feed.block_size = 4096
+    runs = run_frames(plain_batch(1, 32, size=4096), 4, 4096)
+    assert runs is not None
+    half = len(runs) // 2
+    producer.sendall(b"".join(runs[:half]))
+    link.on_readable()
+    producer.sendall(b"".join(runs[half:]))  # with blocks queued: still read, not held
+    for _ in range(4):
+        link.on_readable()
+    assert not link.held and [sqn for sqn, *_ in link.queue] == list(range(1, 33))
+    assert not any(payload is GIVEN for *_, payload in link.queue)
+    assert feed.contents() == b""  # the job host gives them to the program (run_batch)

@@ -65,9 +65,11 @@ GIVEN: Final = memoryview(b"")
 class ProgramFeed(Protocol):
     """A program's input pipe that an :class:`InputLink` may move blocks into itself."""
 
-    #: the pipe's write end, and the one block size moved this way
+    #: the pipe's write end, the one block size moved this way, and the most blocks the
+    #: program may hold (a run of more is never moved: it is read)
     fd: int
     block_size: int
+    limit: int
 
     def room(self, received: int) -> int:
         """Blocks the program may take now, ``received`` being the last sqn this link has
@@ -454,6 +456,7 @@ class InputLink:
                     count = flags + 1 if kind == _RUN else 1
                     plain = (
                         sqn == self.next_sqn
+                        and count <= feed.limit
                         and pipe == self.pipe_id
                         and length == count * size
                         # a small block alone costs more system calls than its copy
