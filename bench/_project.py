@@ -11,7 +11,7 @@ import tempfile
 import textwrap
 from pathlib import Path
 
-__all__ = ["make_project", "median", "run_simulate"]
+__all__ = ["StolenShare", "make_project", "median", "run_simulate"]
 
 
 def make_project(network: str, jobs_py: str, config_py: str, root: Path | None = None) -> Path:
@@ -56,3 +56,28 @@ def run_simulate(project: Path, network: str, timeout: float = 300) -> dict:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+def _cpu_ticks() -> tuple[int, int]:
+    """(all, stolen) CPU ticks of this machine since boot, from /proc/stat."""
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:]]
+    return sum(fields[:8]), fields[7]
+
+
+class StolenShare:
+    """Share of the machine's CPU time the hypervisor gave to other guests meanwhile.
+
+    ``with StolenShare() as steal: ...`` then ``steal.share``. On a shared virtual machine
+    the neighbours' load comes and goes; a repetition run while they took much is slower for
+    reasons that have nothing to do with the code measured, so the benchmarks report it.
+    """
+
+    def __enter__(self) -> StolenShare:
+        self._start = _cpu_ticks()
+        self.share = 0.0
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        total, stolen = (b - a for a, b in zip(self._start, _cpu_ticks(), strict=True))
+        self.share = stolen / total if total else 0.0

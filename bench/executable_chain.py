@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _project import make_project, median, run_simulate
+from _project import StolenShare, make_project, median, run_simulate
 
 RELAY_C = r"""
 #include <stdio.h>
@@ -167,12 +167,14 @@ def main() -> None:
     results = {}
     for size in (int(s) for s in args.sizes.split(",")):
         count = args.megabytes * 1024 * 1024 // size
-        ours, raw = [], []
+        ours, raw, steal = [], [], []
         for _ in range(args.reps):
-            mine = fission_chain(relay, count, size)
-            base = raw_chain(relay, count, size)
+            with StolenShare() as stolen:
+                mine = fission_chain(relay, count, size)
+                base = raw_chain(relay, count, size)
             ours.append(count * size / mine["seconds"] / 1e6)
             raw.append(count * size / base["seconds"] / 1e6)
+            steal.append(stolen.share)
         ratios = [a / b for a, b in zip(ours, raw, strict=True)]
         results[str(size)] = {
             "blocks": count,
@@ -181,6 +183,9 @@ def main() -> None:
             "ratio_median": round(median(ratios), 3),
             "fission_MBps": [round(v, 1) for v in ours],
             "raw_MBps": [round(v, 1) for v in raw],
+            "ratios": [round(v, 3) for v in ratios],
+            # CPU share the hypervisor gave other guests during each repetition
+            "stolen": [round(v, 3) for v in steal],
         }
     print(
         json.dumps(
