@@ -53,6 +53,8 @@ PIPE_BYTES = 1 << 20
 #: At most this many blocks are given to a program ahead of its rounds.
 AHEAD_MAX = 64
 _PAGE = os.sysconf("SC_PAGE_SIZE")
+#: run_batch's count when the program has not written its next block yet.
+NOT_YET = -1
 _F_SETPIPE_SZ = 1031
 _F_GETPIPE_SZ = 1032
 _DATA = int(Kind.DATA)
@@ -278,6 +280,7 @@ class ExecutableBridge:
         if batching:
             self._out_size = int(job.outputs[0].block_size)  # type: ignore[attr-defined]
             self.host.round_batch = self.run_batch
+            self.host.watch_program(read_ends[0])
             # the input's blocks only ever go into the program's pipe: no copies of their own
             self.host.inputs[0].views = True
             feed = self._direct_feed()
@@ -376,7 +379,8 @@ class ExecutableBridge:
         ``ahead`` in flight), then reads the outputs of the next rounds: one, waited for, and
         every further one already written, up to ``most`` blocks and ``byte_budget`` bytes.
         Returns them framed for pipe ``pipe_id`` (see _read_frames) and how many rounds they
-        are: 0 when the program's output ended (the round-by-round path then reports how).
+        are: 0 when the program's output ended (the round-by-round path then reports how),
+        NOT_YET when it has written nothing yet.
         """
         queue = link.queue
         # rounds the program never saw (skipped upstream, or done by an earlier instance of
@@ -400,11 +404,17 @@ class ExecutableBridge:
                 self._broken(0)
             self.written = expected - 1
         owed = max(1, min(self.written - done, most, byte_budget // self._out_size))
-        return self._read_frames(owed, done + 1, pipe_id)
+        # a big block keeps the program busy for a while: do not wait for it idle
+        busy = self._out_size >= RUN_BLOCK_MAX or _more_to_give(link)
+        return self._read_frames(owed, done + 1, pipe_id, busy)
 
-    def _read_frames(self, owed: int, first: int, pipe_id: int) -> tuple[list[Any], int]:
-        """Every whole output block already waiting (at most ``owed``), or else one, waited
-        for, as the frames of rounds ``first``, ``first + 1``, ...
+    def _read_frames(
+        self, owed: int, first: int, pipe_id: int, busy: bool = False
+    ) -> tuple[list[Any], int]:
+        """Every whole output block already waiting (at most ``owed``), or else the one being
+        written, as the frames of rounds ``first``, ``first + 1``, ...; NOT_YET rounds when the
+        program has written nothing yet and the job host is ``busy`` (it has input to give the
+        program meanwhile: it comes back when the program has written).
 
         They are read straight into one buffer laid out as the wire carries them, room left
         for each header: no block is copied on its way out. Small blocks go in RUN frames (one
@@ -412,7 +422,10 @@ class ExecutableBridge:
         """
         fd = self.readers[0].fileno()
         size = self._out_size
-        count = max(1, min(owed, _readable(fd) // size))
+        waiting = _readable(fd)
+        if not waiting and busy and not _at_end(fd):
+            return [], NOT_YET  # the job host watches the pipe meanwhile (watch_program)
+        count = max(1, min(owed, waiting // size))
         per_frame = run_length(size) if size < RUN_BLOCK_MAX else 1
         framed = bytearray(-(-count // per_frame) * HEADER_SIZE + count * size)
         view = memoryview(framed)
@@ -544,6 +557,8 @@ class ExecutableBridge:
         """Close the inputs (end-of-file for the program), let it end, then make sure."""
         if self.host is not None and self.host.inputs:
             self.host.inputs[0].feed = None  # before its descriptor is closed (and reused)
+        if self.host is not None and self.host.round_batch is not None:
+            self.host.watch_program(None)
         for writer in self.writers:
             with contextlib.suppress(OSError):
                 writer.close()
@@ -602,6 +617,24 @@ def _read_into(fd: int, slots: list[memoryview]) -> int:
                 slots[0] = slots[0][got:]
                 got = 0
     return total
+
+
+def _more_to_give(link: Any) -> bool:
+    """Whether the input link could move more blocks into the program now (then waiting for
+    the program's output would leave them, and the program, waiting)."""
+    feed, sock = link.feed, link.sock
+    if feed is None or sock is None or link.held or feed.room(link.next_sqn - 1) <= 0:
+        return False
+    count = array.array("i", [0])
+    fcntl.ioctl(sock.fileno(), termios.FIONREAD, count, True)
+    return count[0] > 0
+
+
+def _at_end(fd: int) -> bool:
+    """Whether a pipe with nothing in it is readable all the same: its writers are gone."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def _readable(fd: int) -> int:

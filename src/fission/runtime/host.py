@@ -62,6 +62,9 @@ from fission.runtime.links import InputLink, OutputLink
 
 __all__ = ["HostSpec", "HostStopped", "JobHost"]
 
+#: What the selector returns for a program's output pipe (see JobHost.watch_program).
+_PROGRAM = object()
+
 #: ExecutableBridge.run_batch: (input, last round done, most rounds, most bytes, output pipe)
 #: -> (frames to send, rounds done)
 RoundBatch = Callable[[InputLink, int, int, int, int], tuple[list[Any], int]]
@@ -330,6 +333,7 @@ class JobHost:
         #: and the output's pipe, it returns the rounds' output frames (pieces to send in
         #: order) and how many rounds it did (0 to leave the round to run()).
         self.round_batch: RoundBatch | None = None
+        self._program_fd: int | None = None  # see watch_program
         self._resume_points: dict[int, int] = {}  # output pipe -> the consumer's next sqn
         self._resumed = spec.epoch == 1  # a restarted source first learns where to go on
         self._gap_pending = False
@@ -743,6 +747,8 @@ class JobHost:
                 self._sync_registration(link)
         for key, mask in self._selector.select(timeout):
             link = key.data
+            if link is _PROGRAM:
+                continue  # its output: the next round_batch reads it
             if link is None:
                 with contextlib.suppress(OSError):
                     while self._wake_r.recv(4096):
@@ -770,6 +776,16 @@ class JobHost:
         except ProtocolError as exc:
             sys.stderr.write(f"fission: {self.job.name}: {exc}; connection closed\n")
         self._sync_registration(link)
+
+    def watch_program(self, fd: int | None) -> None:
+        """Wake the I/O thread when a program's output pipe ``fd`` has something to read (the
+        job's round_batch does not wait for it), or stop watching (None)."""
+        if self._program_fd is not None:
+            with contextlib.suppress(KeyError, ValueError):
+                self._selector.unregister(self._program_fd)
+        self._program_fd = fd
+        if fd is not None:
+            self._selector.register(fd, selectors.EVENT_READ, _PROGRAM)
 
     def _sync_registration(self, link: InputLink | OutputLink) -> None:
         key = id(link)
@@ -1392,6 +1408,8 @@ class JobHost:
             frames, count = self.round_batch(link, done, budget, byte_budget, pipe_id)
         finally:
             self._in_user_code = False
+        if count < 0:
+            return False  # its program is still at work: wait for it with the sockets
         if not count:
             return None  # run() takes the round and sees how the program ended
         if not self._armed:
