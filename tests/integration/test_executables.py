@@ -10,6 +10,7 @@ import signal
 import subprocess
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -487,7 +488,7 @@ COPY_PY = r"""
 import os, sys
 open("host.pid", "w").write(str(os.getppid()))  # its job host, for the test to kill
 size = int(sys.argv[2])  # copy.py -s SIZE -i IN -o OUT
-src, dst = open(sys.argv[4], "rb", 0), open(sys.argv[6], "wb", 0)
+src, dst = open(sys.argv[4], "rb"), open(sys.argv[6], "wb", 0)  # (reads whole blocks)
 while len(block := src.read(size)) == size:
     dst.write(block)
 """
@@ -572,3 +573,90 @@ def test_a_batched_program_restarted_mid_stream_goes_on_exactly(project, reap, s
     os.kill(int((folder / "simulation" / "2" / "host.pid").read_text()), signal.SIGKILL)
     assert process.wait(timeout=60) == 0, "\n".join(process.errors)  # type: ignore[attr-defined]
     assert values() == list(range(1, 6001))
+
+
+COPY_TEN_PY = r"""
+import os, sys
+open("host.pid", "w").write(str(os.getppid()))  # its job host, for the test to watch
+size = int(sys.argv[2])  # copy10.py -s SIZE -i IN -o OUT
+src, dst = open(sys.argv[4], "rb"), open(sys.argv[6], "wb", 0)
+for _ in range(10):
+    dst.write(src.read(size))
+"""
+
+PAUSE_JOBS = """
+import struct, time
+from fission.core.jobs import ExecutableJob, PythonJob
+
+
+class Pausing(PythonJob):
+    def __init__(self, size, **kwargs):
+        super().__init__(**kwargs)
+        self.size = size
+
+    def run(self):
+        for n in range(1, 21):
+            if n == 11:
+                open("paused", "w").close()
+                time.sleep(4)
+            yield struct.pack("<q", n) + bytes(self.size - 8)
+
+
+class CopyTen(ExecutableJob):
+    EXECUTABLE = "python3 copy10.py"
+    DEPENDENCIES = "bin"
+
+
+class Count(PythonJob):
+    def setup(self):
+        self.count = 0
+
+    def run(self, block):
+        self.count += 1
+
+    def teardown(self):
+        print("count", self.count, flush=True)
+"""
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_a_batched_program_job_idles_after_its_program_ended_between_blocks(project, reap, size):
+    # the program copies 10 blocks and exits while no more input is coming: its output pipe
+    # is at its end (readable for ever), and the job host must not wake up for it again and
+    # again; the end is noticed when the next block arrives
+    folder = project.network(
+        "net",
+        jobs=PAUSE_JOBS,
+        config=f"""
+        from fission.core.pipes import BytesPipe
+        from net.jobs.jobs import CopyTen, Count, Pausing
+
+        CopyTen.PARAMETERS = "-s {size}"
+        JOBS = [
+            Pausing({size}, outputs=[BytesPipe(1, {size})]),
+            CopyTen(inputs=[BytesPipe(1, {size})], outputs=[BytesPipe(2, {size})]),
+            Count(inputs=[BytesPipe(2, {size})]),
+        ]
+        """,
+    )
+    (project.root / "bin").mkdir()
+    (project.root / "bin" / "copy10.py").write_text(COPY_TEN_PY)
+    process = project.start("net", "simulate")
+    reap.append(process)
+    paused = folder / "simulation" / "1" / "paused"
+    deadline = time.monotonic() + 30
+    while not paused.exists():
+        assert time.monotonic() < deadline, "\n".join(process.errors)  # type: ignore[attr-defined]
+        time.sleep(0.05)
+    time.sleep(0.5)  # the program copies its 10 blocks and exits
+    host = int((folder / "simulation" / "2" / "host.pid").read_text())
+    before = _cpu_seconds(host)
+    time.sleep(2)
+    assert _cpu_seconds(host) - before < 0.5  # a busy loop would take about 2 s
+    assert process.wait(timeout=60) == 0, "\n".join(process.errors)  # type: ignore[attr-defined]
+    assert "count 10" in (folder / "simulation" / "3" / "job.log").read_text()
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -339,9 +339,13 @@ def test_a_run_split_across_reads_and_a_malformed_run():
         (2, b"b" * 8),
         (3, b"c" * 8),
     ]
-    producer.sendall(HEADER.pack(Kind.RUN, 2, 4, 4, 25) + b"x" * 25)
+    # blocks before a malformed run in the same read still count: a replay cannot repeat them
+    producer.sendall(
+        encode(Kind.DATA, 4, 4, b"d" * 8) + HEADER.pack(Kind.RUN, 2, 4, 5, 25) + b"x" * 25
+    )
     with pytest.raises(ProtocolError, match="malformed run"):
         inp.on_readable()
+    assert inp.next_sqn == 5 and inp.received == 4 and len(inp.queue) == 4
 
 
 def test_runs_of_small_blocks_go_into_the_program_pipe_whole_or_wait():
@@ -355,6 +359,8 @@ def test_runs_of_small_blocks_go_into_the_program_pipe_whole_or_wait():
     # the first run fits in the program's room, the second (16 more than 20 - 16) waits whole
     assert [payload is GIVEN for *_, payload in link.queue] == [True] * 16
     assert link.held and _waiting(link) == HEADER_SIZE + 16 * 4096
+    feed.done = 4
+    assert not link.may_read()  # room for 8: not for the run of 16 (no wake-up for nothing)
     feed.done = 16
     link.queue.clear()
     link.held = False

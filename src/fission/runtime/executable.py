@@ -105,6 +105,13 @@ class _DirectFeed:
         with contextlib.suppress(BrokenPipeError):  # it exited: its rounds report how
             self.bridge.writers[0].write(data)  # (stop() takes the feed away first)
 
+    def lost(self, given: int, size: int) -> NoReturn:
+        pipe = self.bridge.job.inputs[0].id
+        raise ExecutableFailed(
+            f"{self.bridge.job.name}: pipe {pipe}: the connection broke inside a block "
+            f"({given} of {size} bytes given to the program, which can no longer be in step)"
+        )
+
 
 class _ProgramInput:
     """Our write end of one of the program's inputs, as a file for ``write_wrapper``.
@@ -298,7 +305,9 @@ class ExecutableBridge:
         plain = type(pipe).write_wrapper is BasePipe.write_wrapper
         if not plain or not _passes_bytes(pipe):
             return None
-        if pipe.GAP_POLICY == "previous":
+        if pipe.GAP_POLICY == "previous" or (
+            pipe.GAP_POLICY == "dummy" and pipe.dummy_payload() is None
+        ):
             return None  # it repeats the last payload, which a moved block does not leave
         fd = self.writers[0].fileno()
         # a moved block takes a slot per page it touches (and one for a head): the pipe has
@@ -439,9 +448,9 @@ class ExecutableBridge:
         got = _read_into(fd, slots)
         if got < count * size:  # the output ended: frame the whole blocks before its end
             if got % size:
-                raise ExecutableFailed(
-                    f"{self.job.name}: pipe {self.job.outputs[0].id}: the program's output "
-                    f"ended inside a block ({got % size} of {size} bytes)"
+                pipe = self.job.outputs[0].id
+                self._ended_early(
+                    f"inside a block of pipe {pipe} ({got % size} of {size} bytes written)"
                 )
             data = b"".join(view[o + HEADER_SIZE : o + HEADER_SIZE + n * size] for o, _, n in heads)
             count = got // size

@@ -334,6 +334,7 @@ class JobHost:
         #: order) and how many rounds it did (0 to leave the round to run()).
         self.round_batch: RoundBatch | None = None
         self._program_fd: int | None = None  # see watch_program
+        self._program_watched = False
         self._resume_points: dict[int, int] = {}  # output pipe -> the consumer's next sqn
         self._resumed = spec.epoch == 1  # a restarted source first learns where to go on
         self._gap_pending = False
@@ -748,7 +749,8 @@ class JobHost:
         for key, mask in self._selector.select(timeout):
             link = key.data
             if link is _PROGRAM:
-                continue  # its output: the next round_batch reads it
+                self._await_program(False)  # it wrote: the next round_batch reads it
+                continue
             if link is None:
                 with contextlib.suppress(OSError):
                     while self._wake_r.recv(4096):
@@ -778,14 +780,23 @@ class JobHost:
         self._sync_registration(link)
 
     def watch_program(self, fd: int | None) -> None:
-        """Wake the I/O thread when a program's output pipe ``fd`` has something to read (the
-        job's round_batch does not wait for it), or stop watching (None)."""
-        if self._program_fd is not None:
-            with contextlib.suppress(KeyError, ValueError):
-                self._selector.unregister(self._program_fd)
+        """The output pipe of the job's program (None: gone), to watch while round_batch says
+        NOT_YET: the I/O thread then also wakes when the program has written."""
+        self._await_program(False)
         self._program_fd = fd
-        if fd is not None:
+
+    def _await_program(self, waiting: bool) -> None:
+        # watched only while waited for: a level-triggered pipe with output nobody may take
+        # yet (no credit downstream), or one whose writer is gone, would wake us for ever
+        fd = self._program_fd
+        if fd is None or waiting == self._program_watched:
+            return
+        if waiting:
             self._selector.register(fd, selectors.EVENT_READ, _PROGRAM)
+        else:
+            with contextlib.suppress(KeyError, ValueError):
+                self._selector.unregister(fd)
+        self._program_watched = waiting
 
     def _sync_registration(self, link: InputLink | OutputLink) -> None:
         key = id(link)
@@ -1409,6 +1420,7 @@ class JobHost:
         finally:
             self._in_user_code = False
         if count < 0:
+            self._await_program(True)
             return False  # its program is still at work: wait for it with the sockets
         if not count:
             return None  # run() takes the round and sees how the program ended

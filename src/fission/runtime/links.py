@@ -27,7 +27,7 @@ import termios
 import time
 from collections import deque
 from itertools import islice
-from typing import Any, Final, Protocol
+from typing import Any, Final, NoReturn, Protocol
 
 from fission.core.errors import ProtocolError
 from fission.runtime.framing import (
@@ -82,6 +82,11 @@ class ProgramFeed(Protocol):
 
     def write(self, data: bytes) -> None:
         """Write the rest of a block the usual way (waits for room in the pipe)."""
+        ...
+
+    def lost(self, given: int, size: int) -> NoReturn:
+        """Only ``given`` bytes of a ``size``-byte block could be moved: the program's input
+        is out of step, and its job must fail (and restart where its input was acknowledged)."""
         ...
 
 
@@ -361,8 +366,10 @@ class InputLink:
         #: Where plain blocks in order may go without being read (their queue entry then
         #: carries GIVEN as its payload).
         self.feed: ProgramFeed | None = None
-        #: Not to be read now (see _splice_frames); the job host releases it.
+        #: Not to be read now (see _read_feeding); the job host releases it (may_read) when
+        #: the program has room for ``_held_for`` blocks.
         self.held = False
+        self._held_for = 1
 
     def attach(self, sock: socket.socket, producer_acked: int, peer: str) -> None:
         if self.sock is not None:
@@ -414,9 +421,11 @@ class InputLink:
         return True
 
     def may_read(self) -> bool:
-        """Whether a held link may be read again: its program has room, or nothing is left to
-        do before more is read."""
-        return not self.queue or self.feed is None or self.feed.room(self.next_sqn - 1) > 0
+        """Whether a held link may be read again: its program has room for what waits, or
+        nothing is left to do before more is read."""
+        if not self.queue or self.feed is None:
+            return True
+        return self.feed.room(self.next_sqn - 1) >= self._held_for
 
     def _read_feeding(self, sock: socket.socket, feed: ProgramFeed) -> bool:
         """:meth:`on_readable` with a feed: frame by frame, moving every plain block (or run of
@@ -439,8 +448,7 @@ class InputLink:
                 want = self._pending_need() - self._pending_size
             elif waiting >= frame:
                 if big and queue and feed.room(self.next_sqn - 1) <= 0:
-                    self.held = True
-                    return True
+                    return self._hold(1)
                 try:  # a big block's header is taken at once; a run's is looked at first
                     header = sock.recv(HEADER_SIZE, 0 if big else socket.MSG_PEEK)
                 except (BlockingIOError, InterruptedError):
@@ -466,7 +474,9 @@ class InputLink:
                     if plain and room >= count and waiting >= HEADER_SIZE + length:
                         if not big:
                             sock.recv(HEADER_SIZE)
-                        self._move(sock, feed, length)
+                        if not self._move(sock, feed, length):
+                            self.detach()
+                            return False
                         queue.extend((n, _DATA, 0, GIVEN) for n in range(sqn, sqn + count))
                         self.next_sqn = sqn + count
                         self.received += count
@@ -479,8 +489,7 @@ class InputLink:
                             return True  # (splice turned out impossible here: read as usual)
                         continue
                     if not big and plain and room < count and queue:
-                        self.held = True
-                        return True
+                        return self._hold(count)
                     # this frame the usual way; small blocks outside runs come many at a
                     # time: all that is there (moving goes on once the program has them)
                     want = min(waiting, HEADER_SIZE + length if big else _RECV_SIZE)
@@ -492,8 +501,7 @@ class InputLink:
                     self._take(header)
                     continue
             elif waiting >= HEADER_SIZE and queue and feed.room(self.next_sqn - 1) <= 0:
-                self.held = True
-                return True
+                return self._hold(1)
             elif arrived and not waiting:
                 return True  # what was there is read: the job host calls again for more
             else:
@@ -513,8 +521,14 @@ class InputLink:
             waiting = max(0, waiting - len(data))
             self._take(data)  # any other frame, or a piece of one: the usual way
 
-    def _move(self, sock: socket.socket, feed: ProgramFeed, size: int) -> None:
-        """One payload, known to be waiting whole in the socket, into the program's pipe."""
+    def _hold(self, blocks: int) -> bool:
+        self.held = True
+        self._held_for = blocks
+        return True
+
+    def _move(self, sock: socket.socket, feed: ProgramFeed, size: int) -> bool:
+        """One payload, known to be waiting whole in the socket, into the program's pipe; False
+        if the connection broke before any of it went (it will be sent again)."""
         moved = 0
         while moved < size:
             try:
@@ -530,13 +544,19 @@ class InputLink:
         if moved < size:  # the pipe was full (the program's room said otherwise) or no splice
             pieces = []
             missing = size - moved
-            while missing:
-                piece = sock.recv(missing)
-                if not piece:
-                    break
-                pieces.append(piece)
-                missing -= len(piece)
+            with contextlib.suppress(OSError):
+                while missing:
+                    piece = sock.recv(missing)
+                    if not piece:
+                        break
+                    pieces.append(piece)
+                    missing -= len(piece)
+            if missing:  # the connection broke inside the block
+                if not moved:
+                    return False  # the program has none of it: nothing is out of step
+                feed.lost(size - missing, size)  # it has a part of it
             feed.write(b"".join(pieces))
+        return True
 
     def _arrived(self) -> None:
         now = time.monotonic()
@@ -641,29 +661,31 @@ class InputLink:
         first = expected
         pipe_id = self.pipe_id
         limit = self.max_payload
-        while end - offset >= HEADER_SIZE:
-            kind, flags, pipe, sqn, length = unpack(data, offset)
-            stop = offset + HEADER_SIZE + length
-            if pipe != pipe_id or length > limit:
-                self._check(pipe, length)
-            if stop > end:
-                break
-            if (kind == _DATA or kind == _SKIP) and sqn == expected:  # noqa: SIM109
-                queue.append((sqn, kind, flags, payloads[offset + HEADER_SIZE : stop]))
-                expected = sqn + 1
-            elif kind == _RUN and sqn == expected:
-                size = self._run_block(flags, length)
-                for start in range(offset + HEADER_SIZE, stop, size):
-                    queue.append((expected, _DATA, 0, payloads[start : start + size]))
-                    expected += 1
-            else:
-                self.received += expected - first
-                self.next_sqn = expected
-                self._accept(kind, flags, sqn, data[offset + HEADER_SIZE : stop])
-                expected = first = self.next_sqn
-            offset = stop
-        self.received += expected - first
-        self.next_sqn = expected
+        try:
+            while end - offset >= HEADER_SIZE:
+                kind, flags, pipe, sqn, length = unpack(data, offset)
+                stop = offset + HEADER_SIZE + length
+                if pipe != pipe_id or length > limit:
+                    self._check(pipe, length)
+                if stop > end:
+                    break
+                if (kind == _DATA or kind == _SKIP) and sqn == expected:  # noqa: SIM109
+                    queue.append((sqn, kind, flags, payloads[offset + HEADER_SIZE : stop]))
+                    expected = sqn + 1
+                elif kind == _RUN and sqn == expected:
+                    size = self._run_block(flags, length)
+                    for start in range(offset + HEADER_SIZE, stop, size):
+                        queue.append((expected, _DATA, 0, payloads[start : start + size]))
+                        expected += 1
+                else:
+                    self.received += expected - first
+                    self.next_sqn = first = expected
+                    self._accept(kind, flags, sqn, data[offset + HEADER_SIZE : stop])
+                    expected = first = self.next_sqn
+                offset = stop
+        finally:  # (also when a frame turns out malformed: what was queued counts)
+            self.received += expected - first
+            self.next_sqn = expected
         if offset < end:
             self._pending = [data[offset:] if offset else data]
             self._pending_size = end - offset
