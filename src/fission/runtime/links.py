@@ -404,14 +404,10 @@ class InputLink:
         if self.feed is not None:
             return self._read_feeding(sock, self.feed)
         for turn in range(_READS_PER_TURN):
-            try:
-                data = sock.recv(_RECV_SIZE)
-            except (BlockingIOError, InterruptedError):
+            data = self._receive(sock, _RECV_SIZE)
+            if data is None:
                 return True
-            except OSError:
-                data = b""
             if not data:
-                self.detach()
                 return False
             if not turn:
                 self._arrived()
@@ -419,6 +415,18 @@ class InputLink:
             if len(data) < _RECV_SIZE:
                 break  # the socket is empty: no need to ask again
         return True
+
+    def _receive(self, sock: socket.socket, size: int) -> bytes | None:
+        """Up to ``size`` bytes; None if there are none yet; b"" (detached) if it is gone."""
+        try:
+            data = sock.recv(size)
+        except (BlockingIOError, InterruptedError):
+            return None
+        except OSError:
+            data = b""
+        if not data:
+            self.detach()
+        return data
 
     def may_read(self) -> bool:
         """Whether a held link may be read again: its program has room for what waits, or
@@ -506,14 +514,10 @@ class InputLink:
                 return True  # what was there is read: the job host calls again for more
             else:
                 want = min(max(waiting, 1), frame)  # an incomplete frame, or the end
-            try:
-                data = sock.recv(want)
-            except (BlockingIOError, InterruptedError):
+            data = self._receive(sock, want)
+            if data is None:
                 return True
-            except OSError:
-                data = b""
             if not data:
-                self.detach()
                 return False
             if not arrived:
                 self._arrived()
