@@ -14,7 +14,6 @@ everything it wrote was read).
 
 from __future__ import annotations
 
-import array
 import contextlib
 import ctypes
 import errno
@@ -27,7 +26,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import termios
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -39,6 +37,7 @@ from fission.core.jobs import ExecutableJob
 from fission.core.pipes import BasePipe, BytesPipe
 from fission.runtime.framing import HEADER, HEADER_SIZE, RUN_BLOCK_MAX, Kind, encode, run_length
 from fission.runtime.host import JobFailed
+from fission.runtime.links import bytes_waiting
 
 __all__ = ["ExecutableBridge", "ExecutableFailed", "attach"]
 
@@ -431,7 +430,7 @@ class ExecutableBridge:
         """
         fd = self.readers[0].fileno()
         size = self._out_size
-        waiting = _readable(fd)
+        waiting = bytes_waiting(fd)
         if not waiting and busy and not _at_end(fd):
             return [], NOT_YET  # the job host watches the pipe meanwhile (watch_program)
         count = max(1, min(owed, waiting // size))
@@ -634,9 +633,7 @@ def _more_to_give(link: Any) -> bool:
     feed, sock = link.feed, link.sock
     if feed is None or sock is None or link.held or feed.room(link.next_sqn - 1) <= 0:
         return False
-    count = array.array("i", [0])
-    fcntl.ioctl(sock.fileno(), termios.FIONREAD, count, True)
-    return count[0] > 0
+    return bytes_waiting(sock.fileno()) > 0
 
 
 def _at_end(fd: int) -> bool:
@@ -644,13 +641,6 @@ def _at_end(fd: int) -> bool:
     poller = select.poll()
     poller.register(fd, select.POLLIN)
     return bool(poller.poll(0))
-
-
-def _readable(fd: int) -> int:
-    """Bytes waiting in a pipe."""
-    count = array.array("i", [0])
-    fcntl.ioctl(fd, termios.FIONREAD, count, True)
-    return count[0]
 
 
 def _grow_pipe(fd: int) -> int:

@@ -40,7 +40,7 @@ from fission.runtime.framing import (
     run_length,
 )
 
-__all__ = ["GIVEN", "InputLink", "OutputLink", "ProgramFeed", "run_frames"]
+__all__ = ["GIVEN", "InputLink", "OutputLink", "ProgramFeed", "bytes_waiting", "run_frames"]
 
 _DATA = int(Kind.DATA)
 _SKIP = int(Kind.SKIP)
@@ -449,7 +449,7 @@ class InputLink:
         big = size >= RUN_BLOCK_MAX
         frame = HEADER_SIZE + size
         queue = self.queue
-        waiting = _bytes_waiting(fd)
+        waiting = bytes_waiting(fd)
         arrived = False
         while True:
             if self._pending:  # the rest of a frame being read the usual way, and no more
@@ -727,8 +727,8 @@ class InputLink:
         )
 
 
-def _bytes_waiting(fd: int) -> int:
-    """Bytes received on a socket and not read yet."""
+def bytes_waiting(fd: int) -> int:
+    """Bytes received on a socket, or written into a pipe, and not read yet."""
     count = array.array("i", [0])
     fcntl.ioctl(fd, termios.FIONREAD, count, True)
     return count[0]
