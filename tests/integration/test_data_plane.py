@@ -259,3 +259,15 @@ DEBUG_WINDOW = True
     process.terminate()
     process.wait(timeout=5)
     assert delay < 0.5
+
+
+def test_an_idle_consumer_acknowledges_what_it_did_without_being_woken(project):
+    # Big blocks fill the 1 MiB byte window with 16 blocks, far fewer than an acknowledgement
+    # step (CREDIT_WINDOW / 8): the sink takes them and waits with all 16 unacknowledged. It
+    # must acknowledge them within ACK_AFTER of its own accord: nothing else would wake it,
+    # and the producer, out of credit, would wait for ever.
+    config = chain_config(800, 65536).replace("4 * 1024 * 1024", "1024 * 1024")
+    folder = project.network("net", jobs=JOBS, config=config)
+    result = project.manage("net", "simulate", timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert tally(folder) == {"count": 800, "total": 800 * 65536}

@@ -289,8 +289,23 @@ def test_a_busy_job_acknowledges_within_ack_after_even_between_steps():
     out.acked = 10  # ten rounds are safe downstream, far fewer than a step
     assert host._ack_step > 10
     host._acked_at = time.monotonic()
-    host._acknowledge_inputs(everything=False)
+    due = host._acknowledge_inputs(everything=False)
     assert link._ack_wanted == 0  # just acknowledged: wait for the step or the time
+    assert 0 < due <= ACK_AFTER  # how long the host may wait for I/O before it must
     host._acked_at -= ACK_AFTER
-    host._acknowledge_inputs(everything=False)
+    assert host._acknowledge_inputs(everything=False) is None
     assert link._ack_wanted == 10
+
+
+def test_a_sink_acknowledges_in_steps_too():
+    # a sink's rounds are done when run() returns, but acknowledging each batch at once woke
+    # its producer for every few blocks; ACK_AFTER later is as safe (nothing is lost: the
+    # producer keeps the blocks until then)
+    host = make_host(Record(inputs=[PicklePipe(1)]))
+    link = host.inputs[0]
+    host.round = 3
+    host._acked_at = time.monotonic()
+    assert 0 < host._acknowledge_inputs(everything=False) <= ACK_AFTER
+    assert link._ack_wanted == 0
+    host._acknowledge_inputs(everything=True)  # at the end of the stream
+    assert link._ack_wanted == 3

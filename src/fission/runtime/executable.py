@@ -35,7 +35,7 @@ from typing import Any, NoReturn
 from fission.core.errors import PipeError
 from fission.core.jobs import ExecutableJob
 from fission.core.pipes import BasePipe, BytesPipe
-from fission.runtime.framing import HEADER, HEADER_SIZE, RUN_BLOCK_MAX, Kind, encode, run_length
+from fission.runtime.framing import HEADER, RUN_BLOCK_MAX, Kind, run_length
 from fission.runtime.host import JobFailed
 from fission.runtime.links import bytes_waiting
 
@@ -424,9 +424,10 @@ class ExecutableBridge:
         program has written nothing yet and the job host is ``busy`` (it has input to give the
         program meanwhile: it comes back when the program has written).
 
-        They are read straight into one buffer laid out as the wire carries them, room left
-        for each header: no block is copied on its way out. Small blocks go in RUN frames (one
-        header for up to run_length of them), big ones in a DATA frame each.
+        They are read in one piece, which the frames then share: a header of their own, and
+        a view of their blocks (no block is copied on its way out, and the buffer is not
+        zeroed first, as a bytearray would be). Small blocks go in RUN frames (one header for
+        up to run_length of them), big ones in a DATA frame each.
         """
         fd = self.readers[0].fileno()
         size = self._out_size
@@ -434,38 +435,28 @@ class ExecutableBridge:
         if not waiting and busy and not _at_end(fd):
             return [], NOT_YET  # the job host watches the pipe meanwhile (watch_program)
         count = max(1, min(owed, waiting // size))
-        per_frame = run_length(size) if size < RUN_BLOCK_MAX else 1
-        framed = bytearray(-(-count // per_frame) * HEADER_SIZE + count * size)
-        view = memoryview(framed)
-        slots, heads = [], []  # the payload room of each frame; (offset, first, blocks)
-        offset = 0
-        for index in range(0, count, per_frame):
-            blocks = min(per_frame, count - index)
-            heads.append((offset, first + index, blocks))
-            slots.append(view[offset + HEADER_SIZE : offset + HEADER_SIZE + blocks * size])
-            offset += HEADER_SIZE + blocks * size
-        got = _read_into(fd, slots)
-        if got < count * size:  # the output ended: frame the whole blocks before its end
-            if got % size:
+        data = _read_exactly(fd, count * size)
+        if len(data) < count * size:  # the output ended: frame the whole blocks before its end
+            if len(data) % size:
                 pipe = self.job.outputs[0].id
                 self._ended_early(
-                    f"inside a block of pipe {pipe} ({got % size} of {size} bytes written)"
+                    f"inside a block of pipe {pipe} ({len(data) % size} of {size} bytes written)"
                 )
-            data = b"".join(view[o + HEADER_SIZE : o + HEADER_SIZE + n * size] for o, _, n in heads)
-            count = got // size
-            frames = [
-                encode(_DATA, pipe_id, first + k, data[k * size : (k + 1) * size])
-                for k in range(count)
-            ]
-            return frames, count
-        pack_into = HEADER.pack_into
-        if per_frame == 1:
-            for offset, sqn, _blocks in heads:
-                pack_into(framed, offset, _DATA, 0, pipe_id, sqn, size)
+            count = len(data) // size
+        view = memoryview(data)
+        pack = HEADER.pack
+        frames: list[Any] = []
+        if size >= RUN_BLOCK_MAX or count == 1:
+            for k in range(count):
+                frames.append(pack(_DATA, 0, pipe_id, first + k, size))
+                frames.append(view[k * size : (k + 1) * size])
         else:
-            for offset, sqn, blocks in heads:
-                pack_into(framed, offset, _RUN, blocks - 1, pipe_id, sqn, blocks * size)
-        return [framed], count
+            per_frame = run_length(size)
+            for index in range(0, count, per_frame):
+                blocks = min(per_frame, count - index)
+                frames.append(pack(_RUN, blocks - 1, pipe_id, first + index, blocks * size))
+                frames.append(view[index * size : (index + blocks) * size])
+        return frames, count
 
     def process(self, *values: Any) -> Any:
         """One round: the inputs' blocks to the program, one block per output back."""
@@ -609,22 +600,20 @@ def _passes_bytes(pipe: BasePipe) -> bool:
     )
 
 
-def _read_into(fd: int, slots: list[memoryview]) -> int:
-    """Fill ``slots`` from a pipe, waiting as needed; the bytes read (fewer only at its end)."""
-    total = 0
-    while slots:
-        got = os.readv(fd, slots)
-        if not got:
+def _read_exactly(fd: int, length: int) -> bytes:
+    """``length`` bytes from a pipe, waiting as needed (fewer only at its end)."""
+    data = os.read(fd, length)
+    if len(data) == length or not data:
+        return data
+    pieces = [data]
+    missing = length - len(data)
+    while missing:
+        piece = os.read(fd, missing)
+        if not piece:
             break
-        total += got
-        while got:
-            if got >= len(slots[0]):
-                got -= len(slots[0])
-                del slots[0]
-            else:
-                slots[0] = slots[0][got:]
-                got = 0
-    return total
+        pieces.append(piece)
+        missing -= len(piece)
+    return b"".join(pieces)
 
 
 def _more_to_give(link: Any) -> bool:

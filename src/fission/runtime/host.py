@@ -714,13 +714,13 @@ class JobHost:
             else:
                 more = self._process_rounds()
             self._flush_all()
-            # While busy, acknowledge in steps (fewer wake-ups upstream); before waiting, all.
-            self._acknowledge_inputs(everything=not more)
+            # acknowledged in steps, or ACK_AFTER after the last acknowledgement at the latest
+            ack_due = self._acknowledge_inputs(everything=False)
             if self._ending and all(link.done for link in self.outputs):
                 more = True  # everything is delivered: finish now, do not wait for an event
             if more:
                 self._share_the_gil()
-            self._wait_for_io(0 if more else None)
+            self._wait_for_io(0 if more else ack_due)
         # everything delivered downstream: release the producers
         for link in self.inputs:
             link.send_ack(
@@ -1545,7 +1545,7 @@ class JobHost:
             heads.append(Head(FLAG_CORRUPTED))
         return FLAG_CORRUPTED
 
-    def _acknowledge_inputs(self, everything: bool = True) -> None:
+    def _acknowledge_inputs(self, everything: bool = True) -> float | None:
         """Acknowledge upstream every round whose effect is safe downstream (DESIGN section 5).
 
         Unless ``everything``, only in steps of ``_ack_step`` rounds: each acknowledgement wakes
@@ -1553,14 +1553,13 @@ class JobHost:
         acknowledged as their values are taken.
         """
         if not self._sync_inputs:
-            return
+            return None
         if self.outputs:
             done = min((self.round if link.closed else link.acked) for link in self.outputs)
         else:
             done = self.round
-            everything = True  # a sink's effects happen in run(): acknowledge them at once
         if done <= self._acked_round:
-            return
+            return None
         now = time.monotonic()
         # a step of big blocks may be more than the byte window holds: acknowledge at least
         # every ACK_AFTER seconds, or the producer would stop and go
@@ -1569,11 +1568,12 @@ class JobHost:
             and done - self._acked_round < self._ack_step
             and now - self._acked_at < ACK_AFTER
         ):
-            return
+            return self._acked_at + ACK_AFTER - now
         self._acked_at = now
         self._acked_round = done
         for link in self._sync_inputs:
             link.send_ack(done * link.block_count)
+        return None
 
     def _end_stream(self, last: int) -> None:
         if self._ending:
