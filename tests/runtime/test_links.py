@@ -14,6 +14,7 @@ import time
 import pytest
 
 from fission.core.errors import ProtocolError
+from fission.runtime import links
 from fission.runtime.framing import HEADER, HEADER_SIZE, Kind, encode
 from fission.runtime.links import GIVEN, InputLink, OutputLink, run_frames
 
@@ -127,6 +128,46 @@ def test_end_of_stream_and_close():
     time.sleep(0.01)
     other_out.on_readable()
     assert other_out.closed and other_out.done and not other_out.replay
+
+
+class CountingSocket(socket.socket):
+    """A real socket that remembers how many bytes each sendmsg was offered."""
+
+    offers: list[int]
+
+    def sendmsg(self, buffers, *args):
+        self.offers.append(sum(len(piece) for piece in buffers))
+        return super().sendmsg(buffers, *args)
+
+
+def test_a_full_socket_is_offered_nothing_more_until_it_is_writable():
+    # each piece offered costs the producer a little even if the socket takes none of it: a
+    # source with its whole window unsent offered hundreds of pieces to a full socket, and
+    # half of its writes took nothing
+    a, b = socket.socketpair()
+    sender = CountingSocket(fileno=a.detach())
+    sender.offers = []
+    sender.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 256 * 1024)
+    out, inp = OutputLink(1, 10_000, 64 << 20), InputLink(1, 1)
+    out.attach(sender, 0)
+    inp.attach(b, 0, "test")
+    payload = os.urandom(64 * 1024)
+    for sqn in range(1, 65):
+        out.add(Kind.DATA, sqn, payload)
+    out.flush()
+    assert out.unsent, "4 MiB should not fit in the socket"
+    assert all(offer <= links._SEND_BYTES + len(payload) + HEADER_SIZE for offer in sender.offers)
+    offers = len(sender.offers)
+    for sqn in range(65, 69):
+        out.add(Kind.DATA, sqn, payload)
+    out.flush()
+    assert len(sender.offers) == offers  # full: the job host waits until it is writable
+    for _ in range(1000):
+        inp.on_readable()
+        if out.send_some() and len(inp.queue) == 68:
+            break
+    assert sqns(inp) == list(range(1, 69))
+    assert all(item[3] == payload for item in inp.queue)
 
 
 # -- an input feeding a program's pipe directly (splice) ------------------------------------

@@ -26,7 +26,6 @@ import socket
 import termios
 import time
 from collections import deque
-from itertools import islice
 from typing import Any, Final, NoReturn, Protocol
 
 from fission.core.errors import ProtocolError
@@ -51,6 +50,8 @@ _RUN = int(Kind.RUN)
 #: Frames whose payload is at least this big are sent by reference (gather I/O), not copied.
 _BIG_PAYLOAD = 16 * 1024
 _IOV_MAX = 512
+#: A write offers the socket at most about this many bytes (its buffer holds 1 to 2 MiB).
+_SEND_BYTES = 1024 * 1024
 _RECV_SIZE = 256 * 1024
 #: Reads per readiness event while full ones keep coming: big blocks come in bigger batches.
 _READS_PER_TURN = 4
@@ -189,15 +190,28 @@ class OutputLink:
         self.replay.append((self.batch_first, last, parts, size))
         self.unacked_bytes += size
         if self.sock is not None:
+            full = bool(self.unsent)  # the socket was full: the job host waits until it is not
             self.unsent.extend(memoryview(p) for p in parts)
-            self.send_some()
+            if not full:
+                self.send_some()
 
     def send_some(self) -> bool:
-        """Write what the socket takes now; True if everything was written."""
+        """Write what the socket takes now; True if everything was written.
+
+        A write stops at about what a socket holds (each piece offered costs a little even if
+        the socket takes none of it), and once the socket took less than offered it is full:
+        the rest waits until the job host sees it writable.
+        """
         sock = self.sock
         unsent = self.unsent
         while unsent and sock is not None:
-            chunk = list(islice(unsent, _IOV_MAX))  # (indexing a deque would walk it)
+            chunk = []
+            offered = 0
+            for piece in unsent:
+                chunk.append(piece)
+                offered += len(piece)
+                if offered >= _SEND_BYTES or len(chunk) >= _IOV_MAX:
+                    break
             try:
                 written = sock.sendmsg(chunk)
             except (BlockingIOError, InterruptedError):
@@ -206,6 +220,7 @@ class OutputLink:
                 self._read_last_words()
                 self.detach()
                 return False
+            full = written < offered
             while written:
                 head = unsent[0]
                 if written >= len(head):
@@ -214,6 +229,8 @@ class OutputLink:
                 else:
                     unsent[0] = head[written:]
                     written = 0
+            if full:
+                return False
         return not unsent
 
     # -- connection -------------------------------------------------------------------------
