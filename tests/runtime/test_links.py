@@ -170,6 +170,37 @@ def test_a_full_socket_is_offered_nothing_more_until_it_is_writable():
     assert all(item[3] == payload for item in inp.queue)
 
 
+def test_big_frames_are_read_one_at_a_time_whole_split_or_followed_by_small_ones():
+    # after a big frame the consumer reads the next header, then the payload on its own (no
+    # copy out of a bigger read); anything else goes back to reading the usual way
+    a, b = socket.socketpair()
+    inp = InputLink(1, 1)
+    inp.attach(b, 0, "test")
+    blocks = [os.urandom(64 * 1024) for _ in range(4)]
+    frames = [encode(Kind.DATA, 1, sqn, blocks[sqn - 1]) for sqn in range(1, 5)]
+    a.sendall(frames[0])
+    inp.on_readable()
+    assert sqns(inp) == [1] and inp._big
+    a.sendall(frames[1] + frames[2][: HEADER_SIZE + 1000])  # the third one only begun
+    inp.on_readable()
+    assert sqns(inp) == [1, 2]
+    a.sendall(frames[2][HEADER_SIZE + 1000 :] + frames[3][:HEADER_SIZE])
+    inp.on_readable()
+    a.sendall(frames[3][HEADER_SIZE:] + encode(Kind.DATA, 1, 4, blocks[3]))  # a duplicate
+    a.sendall(encode(Kind.DATA, 1, 5, b"small") + encode(Kind.EOS, 1, 5))
+    for _ in range(5):
+        inp.on_readable()
+    assert sqns(inp) == [1, 2, 3, 4, 5]
+    assert [item[3] for item in inp.queue] == [*blocks, b"small"]
+    assert inp.duplicates == 1 and inp.eos == 5 and not inp._big
+    a.sendall(encode(Kind.DATA, 1, 6, blocks[0]))
+    inp.on_readable()
+    a.sendall(encode(Kind.DATA, 9, 7, blocks[0]))  # another pipe's frame
+    with pytest.raises(ProtocolError, match="malformed frame"):
+        inp.on_readable()
+    assert sqns(inp)[-1] == 6 and inp.sock is None
+
+
 # -- an input feeding a program's pipe directly (splice) ------------------------------------
 BIG = 32 * 1024
 

@@ -365,6 +365,7 @@ class InputLink:
         self._ack_wanted = 0
         self._pending: list[bytes | memoryview] = []  # pieces of a frame spanning reads
         self._pending_size = 0
+        self._big = False  # the last frame was big: read the next one on its own
         self.duplicates = 0
         self.gaps = 0
         self.received = 0
@@ -420,18 +421,68 @@ class InputLink:
         assert sock is not None
         if self.feed is not None:
             return self._read_feeding(sock, self.feed)
-        for turn in range(_READS_PER_TURN):
+        budget = _READS_PER_TURN * _RECV_SIZE
+        first = True
+        while budget > 0:
+            if self._big and not self._pending:
+                taken = self._take_big_frame(sock, first)
+                if taken is None:
+                    return True  # nothing there
+                first = False
+                if not taken:
+                    return False
+                if taken > 0:
+                    budget -= taken
+                    continue
             data = self._receive(sock, _RECV_SIZE)
             if data is None:
                 return True
             if not data:
                 return False
-            if not turn:
+            if first:
                 self._arrived()
+                first = False
             self._take(data)
             if len(data) < _RECV_SIZE:
                 break  # the socket is empty: no need to ask again
+            budget -= len(data)
         return True
+
+    def _take_big_frame(self, sock: socket.socket, first: bool) -> int | None:
+        """After a big frame, the next one read on its own: its header, then its payload
+        into a bytes object of its own (read in a bigger piece, each block would be copied
+        out of it once more). Its size if it was taken; 0 if the connection is gone, None if
+        nothing was there; -1 to read on the usual way (not a big frame after all, or not all
+        of it there yet)."""
+        header = self._receive(sock, HEADER_SIZE)
+        if not header:
+            return None if header is None else 0
+        if first:
+            self._arrived()
+        if len(header) < HEADER_SIZE:
+            self._take(header)  # (the rest of it comes the usual way)
+            return -1
+        kind, flags, pipe, sqn, length = HEADER.unpack(header)
+        if pipe != self.pipe_id or length > self.max_payload:
+            self._check(pipe, length)
+        if length < _BIG_PAYLOAD:
+            self._big = False
+            self._take(header)
+            return -1
+        try:
+            payload = sock.recv(length)
+        except (BlockingIOError, InterruptedError):
+            payload = b""
+        except OSError:
+            self.detach()
+            return 0
+        if len(payload) < length:  # not all of it arrived yet: collected the usual way
+            self._take(header)
+            if payload:
+                self._take(payload)
+            return -1
+        self._accept(kind, flags, sqn, payload)
+        return HEADER_SIZE + length
 
     def _receive(self, sock: socket.socket, size: int) -> bytes | None:
         """Up to ``size`` bytes; None if there are none yet; b"" (detached) if it is gone."""
@@ -628,6 +679,7 @@ class InputLink:
             whole = b"".join(pieces)
             kind, flags, _pipe, sqn, _length = HEADER.unpack_from(whole, 0)
             payload = whole[HEADER_SIZE:]
+        self._big = len(payload) >= _BIG_PAYLOAD
         self._accept(kind, flags, sqn, payload)
 
     def _check(self, pipe: int, length: int) -> None:
@@ -682,9 +734,11 @@ class InputLink:
         first = expected
         pipe_id = self.pipe_id
         limit = self.max_payload
+        last_length = -1
         try:
             while end - offset >= HEADER_SIZE:
                 kind, flags, pipe, sqn, length = unpack(data, offset)
+                last_length = length
                 stop = offset + HEADER_SIZE + length
                 if pipe != pipe_id or length > limit:
                     self._check(pipe, length)
@@ -707,6 +761,8 @@ class InputLink:
         finally:  # (also when a frame turns out malformed: what was queued counts)
             self.received += expected - first
             self.next_sqn = expected
+        if last_length >= 0:
+            self._big = last_length >= _BIG_PAYLOAD
         if offset < end:
             self._pending = [data[offset:] if offset else data]
             self._pending_size = end - offset
