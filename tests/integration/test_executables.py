@@ -379,6 +379,8 @@ class PackedTotal(LocalJob, PythonJob):
 
 #: Block sizes of the batched path: small blocks travel in RUN frames, big ones one per frame;
 #: both go from the socket into the program's pipe by splice (links.InputLink._read_feeding).
+#: Frames of 16 KiB or more also go from the program's pipe into the socket by splice
+#: (OutputLink.send_spliced): 64 KiB blocks, and runs of 4 KiB ones.
 SIZES = [8, 64 * 1024]
 
 
@@ -406,7 +408,7 @@ def _bytes_chain(
     return project.manage("exe", "simulate", "--debug-window", "--quiet", timeout=120)
 
 
-@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("size", [*SIZES, 4096])
 def test_a_long_bytes_stream_through_a_c_program_in_batches_stays_exact(project, size):
     _compile_scale(project.root)
     n = 60000 if size == 8 else 4000

@@ -201,6 +201,72 @@ def test_big_frames_are_read_one_at_a_time_whole_split_or_followed_by_small_ones
     assert sqns(inp)[-1] == 6 and inp.sock is None
 
 
+def spliced_frames(count: int, first: int = 1, size: int = 64 * 1024):
+    """A pipe holding ``count`` blocks, and the Spliced frames for them (copies and headers)."""
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, 1031, 1 << 20)  # F_SETPIPE_SZ
+    blocks = [os.urandom(size) for _ in range(count)]
+    for block in blocks:
+        os.write(write_end, block)
+    parts = []
+    for sqn, block in enumerate(blocks, first):
+        parts += [HEADER.pack(Kind.DATA, 0, 1, sqn, size), block]
+    return links.Spliced(read_end, parts), blocks, write_end
+
+
+def test_spliced_frames_go_from_the_pipe_into_the_socket_and_stay_for_replay():
+    out, inp = OutputLink(1, 10_000, 64 << 20), InputLink(1, 1)
+    a, _ = connect(out, inp)
+    a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+    spliced, blocks, _ = spliced_frames(8)
+    assert out.may_splice()
+    assert out.send_spliced(spliced, 1, 8)
+    assert links.bytes_waiting(spliced.source) == 0 and not out.unsent
+    pump(out, inp)
+    assert sqns(inp) == list(range(1, 9))
+    assert [item[3] for item in inp.queue] == blocks
+    assert out.last_sqn == 8 and out.credit() == 10_000 - 8
+    assert out.replay[0][2] == spliced.parts  # the copies answer a replay
+
+
+def test_spliced_frames_the_socket_cannot_take_are_queued_from_their_copies():
+    a, b = socket.socketpair()
+    a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 200 * 1024)
+    out, inp = OutputLink(1, 10_000, 64 << 20), InputLink(1, 1)
+    out.attach(a, 0)
+    inp.attach(b, 0, "test")
+    spliced, blocks, _ = spliced_frames(14)
+    assert out.send_spliced(spliced, 1, 14)
+    assert out.unsent, "900 KiB should not fit in the socket"
+    assert links.bytes_waiting(spliced.source) == 0  # what was not moved was taken out of the pipe
+    more, more_blocks, _ = spliced_frames(2, first=15)
+    assert not out.may_splice() and not out.send_spliced(more, 15, 16)
+    assert links.bytes_waiting(more.source) == 0  # the caller sends these copies the usual way
+    out.batch.extend(more.parts)
+    out.last_sqn = 16
+    out.flush()
+    for _ in range(1000):
+        inp.on_readable()
+        if out.send_some() and len(inp.queue) == 16:
+            break
+    assert sqns(inp) == list(range(1, 17))
+    assert [item[3] for item in inp.queue] == blocks + more_blocks
+
+
+def test_spliced_frames_survive_a_broken_connection_in_the_replay_buffer():
+    out, inp = OutputLink(1, 10_000, 64 << 20), InputLink(1, 1)
+    _, b = connect(out, inp)
+    b.close()  # the consumer died
+    spliced, blocks, _ = spliced_frames(4)
+    out.send_spliced(spliced, 1, 4)
+    assert out.sock is None and links.bytes_waiting(spliced.source) == 0
+    fresh = InputLink(1, 1)
+    connect(out, fresh)  # its successor: everything unacknowledged is sent again
+    pump(out, fresh)
+    assert sqns(fresh) == [1, 2, 3, 4]
+    assert [item[3] for item in fresh.queue] == blocks
+
+
 # -- an input feeding a program's pipe directly (splice) ------------------------------------
 BIG = 32 * 1024
 

@@ -37,7 +37,7 @@ from fission.core.jobs import ExecutableJob
 from fission.core.pipes import BasePipe, BytesPipe
 from fission.runtime.framing import HEADER, RUN_BLOCK_MAX, Kind, run_length
 from fission.runtime.host import JobFailed
-from fission.runtime.links import bytes_waiting
+from fission.runtime.links import Spliced, bytes_waiting
 
 __all__ = ["ExecutableBridge", "ExecutableFailed", "attach"]
 
@@ -49,6 +49,8 @@ EXIT_GRACE = 2.0
 STDERR_TAIL = 20
 #: Pipe capacity asked for (Linux allows up to /proc/sys/fs/pipe-max-size, 1 MiB by default).
 PIPE_BYTES = 1 << 20
+#: Output frames whose payloads are at least this big go out by splice (see _splice_ready).
+SPLICE_MIN = 16 * 1024
 #: At most this many blocks are given to a program ahead of its rounds.
 AHEAD_MAX = 64
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -202,6 +204,7 @@ class ExecutableBridge:
         self.ahead = 1
         self.written = 0
         self._out_size = 0  # with run_batch: the output's block size
+        self._copies: tuple[int, int] | None = None  # see _splice_ready: (read, write) ends
         self.program: subprocess.Popen[bytes] | None = None
         self.writers: list[_ProgramInput] = []  # per input: our write end
         self.readers: list[io.BufferedReader] = []  # per output: our read end
@@ -292,6 +295,7 @@ class ExecutableBridge:
             feed = self._direct_feed()
             if feed is not None:
                 self.host.inputs[0].feed = feed
+            self._copies = _copy_pipe()
         threading.Thread(target=self._relay_stderr, name="exe-stderr", daemon=True).start()
         threading.Thread(target=self._watch_exit, name="exe-exit", daemon=True).start()
 
@@ -379,7 +383,7 @@ class ExecutableBridge:
 
     def run_batch(
         self, link: Any, done: int, most: int, byte_budget: int, pipe_id: int
-    ) -> tuple[list[Any], int]:
+    ) -> tuple[list[Any] | Spliced, int]:
         """Several rounds at once, for the job host's hot loop (one fixed-size BytesPipe-like
         input and output, blocks fed ahead): round ``done + 1`` is ``link.queue[0]``.
 
@@ -418,16 +422,18 @@ class ExecutableBridge:
 
     def _read_frames(
         self, owed: int, first: int, pipe_id: int, busy: bool = False
-    ) -> tuple[list[Any], int]:
+    ) -> tuple[list[Any] | Spliced, int]:
         """Every whole output block already waiting (at most ``owed``), or else the one being
         written, as the frames of rounds ``first``, ``first + 1``, ...; NOT_YET rounds when the
         program has written nothing yet and the job host is ``busy`` (it has input to give the
         program meanwhile: it comes back when the program has written).
 
-        They are read in one piece, which the frames then share: a header of their own, and
-        a view of their blocks (no block is copied on its way out, and the buffer is not
-        zeroed first, as a bytearray would be). Small blocks go in RUN frames (one header for
-        up to run_length of them), big ones in a DATA frame each.
+        Small blocks go in RUN frames (one header for up to run_length of them), big ones in
+        a DATA frame each. Frames of 16 KiB or more are to go straight from the program's
+        pipe into the socket when the output may take them now: they come as a Spliced (see
+        _splice_ready). Otherwise the blocks are read in one piece, which the frames share: a
+        header of their own and a view of their blocks (os.read does not zero its buffer
+        first, as a bytearray would).
         """
         fd = self.readers[0].fileno()
         size = self._out_size
@@ -435,6 +441,16 @@ class ExecutableBridge:
         if not waiting and busy and not _at_end(fd):
             return [], NOT_YET  # the job host watches the pipe meanwhile (watch_program)
         count = max(1, min(owed, waiting // size))
+        per_frame = 1 if size >= RUN_BLOCK_MAX else run_length(size)
+        if (
+            self._copies is not None
+            and waiting >= size
+            and min(count, per_frame) * size >= SPLICE_MIN
+            and self.host.outputs[0].may_splice()
+        ):
+            spliced, sent = self._splice_ready(count, first, pipe_id, per_frame)
+            if sent:
+                return spliced, sent
         data = _read_exactly(fd, count * size)
         if len(data) < count * size:  # the output ended: frame the whole blocks before its end
             if len(data) % size:
@@ -443,20 +459,42 @@ class ExecutableBridge:
                     f"inside a block of pipe {pipe} ({len(data) % size} of {size} bytes written)"
                 )
             count = len(data) // size
-        view = memoryview(data)
-        pack = HEADER.pack
-        frames: list[Any] = []
-        if size >= RUN_BLOCK_MAX or count == 1:
-            for k in range(count):
-                frames.append(pack(_DATA, 0, pipe_id, first + k, size))
-                frames.append(view[k * size : (k + 1) * size])
-        else:
-            per_frame = run_length(size)
-            for index in range(0, count, per_frame):
-                blocks = min(per_frame, count - index)
-                frames.append(pack(_RUN, blocks - 1, pipe_id, first + index, blocks * size))
-                frames.append(view[index * size : (index + blocks) * size])
-        return frames, count
+        return _frames(data, count, size, first, pipe_id, per_frame), count
+
+    def _splice_ready(
+        self, count: int, first: int, pipe_id: int, per_frame: int
+    ) -> tuple[Any, int]:
+        """Up to ``count`` whole blocks waiting in the program's output pipe, made ready to
+        go from there straight into the output's socket (the job host calls
+        OutputLink.send_spliced, outside user code); (frames, blocks), 0 blocks to read them
+        the usual way.
+
+        The replay buffer still needs a copy: tee() duplicates the blocks into a second pipe
+        without copying them, and that one is read. Reading the program's pipe itself would
+        hold its lock while 64 KiB blocks are copied out, and the program, writing its next
+        one, would spin on it (measured: half the C relay's time).
+        """
+        assert self._copies is not None
+        copies_r, copies_w = self._copies
+        fd = self.readers[0].fileno()
+        size = self._out_size
+        duplicated = _tee(fd, copies_w, min(count * size, PIPE_BYTES))
+        if duplicated < 0:  # not possible between these two: never again
+            self._close_copies()
+            return None, 0
+        whole = duplicated - duplicated % size
+        data = _read_exactly(copies_r, whole) if whole else b""
+        if duplicated > whole:
+            os.read(copies_r, duplicated - whole)  # (a block the copy pipe had no room for)
+        count = whole // size
+        return Spliced(fd, _frames(data, count, size, first, pipe_id, per_frame)), count
+
+    def _close_copies(self) -> None:
+        if self._copies is not None:
+            for fd in self._copies:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            self._copies = None
 
     def process(self, *values: Any) -> Any:
         """One round: the inputs' blocks to the program, one block per output back."""
@@ -581,6 +619,7 @@ class ExecutableBridge:
             with contextlib.suppress(OSError):
                 os.close(fd)
         self._spare_writers = []
+        self._close_copies()
         shutil.rmtree(FIFO_FOLDER, ignore_errors=True)
 
 
@@ -598,6 +637,58 @@ def _passes_bytes(pipe: BasePipe) -> bool:
         and not pipe.ASYNC
         and pipe.block_count == 1
     )
+
+
+def _frames(
+    data: bytes, count: int, size: int, first: int, pipe_id: int, per_frame: int
+) -> list[Any]:
+    """Headers and views of ``data``'s ``count`` blocks, alternately: a DATA frame each, or
+    RUN frames of up to ``per_frame`` blocks."""
+    view = memoryview(data)
+    pack = HEADER.pack
+    frames: list[Any] = []
+    if per_frame == 1 or count == 1:
+        for k in range(count):
+            frames.append(pack(_DATA, 0, pipe_id, first + k, size))
+            frames.append(view[k * size : (k + 1) * size])
+    else:
+        for index in range(0, count, per_frame):
+            blocks = min(per_frame, count - index)
+            frames.append(pack(_RUN, blocks - 1, pipe_id, first + index, blocks * size))
+            frames.append(view[index * size : (index + blocks) * size])
+    return frames
+
+
+def _copy_pipe() -> tuple[int, int] | None:
+    """The pipe _splice_ready duplicates a program's output into (None: no tee here)."""
+    if _tee_call is None:
+        return None
+    read_end, write_end = os.pipe2(os.O_CLOEXEC)
+    _grow_pipe(write_end)
+    return read_end, write_end
+
+
+def _tee(source: int, target: int, length: int) -> int:
+    """tee(2): duplicate up to ``length`` bytes at the head of pipe ``source`` into pipe
+    ``target`` without consuming or copying them; the bytes duplicated, or -1."""
+    assert _tee_call is not None
+    while True:
+        done = _tee_call(source, target, length, 0)
+        if done >= 0 or ctypes.get_errno() != errno.EINTR:
+            return done
+
+
+def _load_tee() -> Any:
+    try:
+        call = ctypes.CDLL(None, use_errno=True).tee
+    except (OSError, AttributeError):
+        return None
+    call.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_size_t, ctypes.c_uint]
+    call.restype = ctypes.c_ssize_t
+    return call
+
+
+_tee_call = _load_tee()
 
 
 def _read_exactly(fd: int, length: int) -> bytes:

@@ -58,7 +58,7 @@ from fission.runtime.framing import (
     RUN_BLOCK_MAX,
     Kind,
 )
-from fission.runtime.links import InputLink, OutputLink
+from fission.runtime.links import InputLink, OutputLink, Spliced
 
 __all__ = ["HostSpec", "HostStopped", "JobHost"]
 
@@ -66,8 +66,8 @@ __all__ = ["HostSpec", "HostStopped", "JobHost"]
 _PROGRAM = object()
 
 #: ExecutableBridge.run_batch: (input, last round done, most rounds, most bytes, output pipe)
-#: -> (frames to send, rounds done)
-RoundBatch = Callable[[InputLink, int, int, int, int], tuple[list[Any], int]]
+#: -> (frames to send, or a Spliced to send by OutputLink.send_spliced; rounds done)
+RoundBatch = Callable[[InputLink, int, int, int, int], tuple[list[Any] | Spliced, int]]
 
 _DATA = int(Kind.DATA)
 _SKIP = int(Kind.SKIP)
@@ -1424,11 +1424,19 @@ class JobHost:
             return False  # its program is still at work: wait for it with the sockets
         if not count:
             return None  # run() takes the round and sees how the program ended
-        if not self._armed:
-            self._started_batch()
-        if not out.batch:
-            out.batch_first = done + 1
-        out.batch.extend(frames)
+        if type(frames) is Spliced:  # (outside user code: signals may touch the links)
+            if out.send_spliced(frames, done + 1, done + count):
+                frames = []
+                if out.unsent or out.sock is None:
+                    self._sync_registration(out)  # wait until writable, or reconnect
+            else:
+                frames = frames.parts
+        if frames:
+            if not self._armed:
+                self._started_batch()
+            if not out.batch:
+                out.batch_first = done + 1
+            out.batch.extend(frames)
         for _ in range(count):
             taken = queue_.popleft()
         link.last_payload = taken[3]  # what the "previous" gap policy repeats

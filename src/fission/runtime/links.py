@@ -21,12 +21,13 @@ from __future__ import annotations
 import array
 import contextlib
 import fcntl
+import functools
 import os
 import socket
 import termios
 import time
 from collections import deque
-from typing import Any, Final, NoReturn, Protocol
+from typing import Any, Final, NamedTuple, NoReturn, Protocol
 
 from fission.core.errors import ProtocolError
 from fission.runtime.framing import (
@@ -50,6 +51,8 @@ _RUN = int(Kind.RUN)
 #: Frames whose payload is at least this big are sent by reference (gather I/O), not copied.
 _BIG_PAYLOAD = 16 * 1024
 _IOV_MAX = 512
+#: send_spliced: splice never waits (the socket is non-blocking; the pipe holds the bytes).
+_SPLICE_FLAGS = os.SPLICE_F_NONBLOCK
 #: A write offers the socket at most about this many bytes (its buffer holds 1 to 2 MiB).
 _SEND_BYTES = 1024 * 1024
 _RECV_SIZE = 256 * 1024
@@ -89,6 +92,13 @@ class ProgramFeed(Protocol):
         """Only ``given`` bytes of a ``size``-byte block could be moved: the program's input
         is out of step, and its job must fail (and restart where its input was acknowledged)."""
         ...
+
+
+class Spliced(NamedTuple):
+    """Frames whose payloads wait in a pipe (see OutputLink.send_spliced)."""
+
+    source: int  # the pipe's read end: its next bytes are the payloads, in order
+    parts: list[Any]  # headers and copies of the payloads, alternately
 
 
 class OutputLink:
@@ -232,6 +242,79 @@ class OutputLink:
             if full:
                 return False
         return not unsent
+
+    def may_splice(self) -> bool:
+        """Whether frames may go out by :meth:`send_spliced` now: connected, and nothing
+        waiting to be written before them."""
+        return (
+            self.sock is not None
+            and not self.batch
+            and not self.unsent
+            and not self.closed
+            and self.eos is None
+        )
+
+    def send_spliced(self, spliced: Spliced, first: int, last: int) -> bool:
+        """The frames of blocks ``first`` to ``last``, whose payloads are the next bytes
+        waiting in the pipe ``spliced.source``: each header is written, then its payload
+        moved from the pipe into the socket (splice: it does not pass through this process).
+
+        ``spliced.parts`` are the frames' headers and copies of their payloads, alternately:
+        they go into the replay buffer as a flushed batch would. What the socket does not
+        take now is queued from those copies, and its bytes are taken out of the pipe. False
+        (the bytes taken out of the pipe, nothing sent) if the link may not splice now: the
+        caller then queues the parts as a batch.
+        """
+        source, parts = spliced
+        if not self.may_splice():
+            _discard(source, sum(map(len, parts[1::2])))
+            return False
+        size = sum(map(len, parts))
+        self.replay.append((first, last, parts, size))
+        self.unacked_bytes += size
+        self.last_sqn = last
+        sock = self.sock
+        assert sock is not None
+        fd = sock.fileno()
+        written = 0  # bytes of parts in the socket
+        in_pipe = size - sum(map(len, parts[0::2]))  # payload bytes still in ``source``
+        try:
+            for index in range(0, len(parts), 2):
+                header = parts[index]
+                step = sock.send(header, socket.MSG_MORE)  # (TCP: one segment with the payload)
+                written += step
+                if step < len(header):
+                    break
+                length = len(parts[index + 1])
+                more = os.SPLICE_F_MORE if index + 2 < len(parts) else 0
+                moved = 0
+                try:
+                    while moved < length:
+                        step = os.splice(source, fd, length - moved, flags=_SPLICE_FLAGS | more)
+                        if not step:
+                            break
+                        moved += step
+                finally:
+                    written += moved
+                    in_pipe -= moved
+                if moved < length:
+                    break
+        except (BlockingIOError, InterruptedError):
+            pass  # the socket is full: the rest waits until it is writable
+        except OSError:
+            self._read_last_words()
+            self.detach()
+        finally:
+            if in_pipe:
+                _discard(source, in_pipe)
+        if self.sock is not None and written < size:
+            for part in parts:
+                if written >= len(part):
+                    written -= len(part)
+                    continue
+                self.unsent.append(memoryview(part)[written:])
+                written = 0
+        return True
 
     # -- connection -------------------------------------------------------------------------
     def attach(self, sock: socket.socket, resume_from: int) -> None:
@@ -798,6 +881,23 @@ class InputLink:
             f"<InputLink pipe={self.pipe_id} next={self.next_sqn} queued={len(self.queue)} "
             f"eos={self.eos} acked={self.ack_sent}>"
         )
+
+
+@functools.cache
+def _devnull() -> int:
+    return os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
+
+
+def _discard(fd: int, count: int) -> None:
+    """Take ``count`` bytes out of the pipe ``fd`` (they are in it) without reading them."""
+    while count > 0:
+        try:
+            step = os.splice(fd, _devnull(), count)
+        except OSError:
+            step = len(os.read(fd, min(count, 1 << 16)))
+        if not step:
+            return
+        count -= step
 
 
 def bytes_waiting(fd: int) -> int:
