@@ -302,7 +302,7 @@ class ExecutableBridge:
     def _direct_feed(self) -> _DirectFeed | None:
         """The blocks of a plain BytesPipe input go from the socket into the program's pipe
         without passing through this process (splice), if the pipe can hold them as pages:
-        big blocks one by one, small ones as the runs they travel in (framing.RUN_BYTES)."""
+        blocks by the runs they travel in (framing.run_length), or one by one."""
         pipe = self.job.inputs[0]
         size = int(pipe.block_size)  # type: ignore[attr-defined]
         plain = type(pipe).write_wrapper is BasePipe.write_wrapper
@@ -428,12 +428,12 @@ class ExecutableBridge:
         program has written nothing yet and the job host is ``busy`` (it has input to give the
         program meanwhile: it comes back when the program has written).
 
-        Small blocks go in RUN frames (one header for up to run_length of them), big ones in
-        a DATA frame each. Frames of 16 KiB or more are to go straight from the program's
-        pipe into the socket when the output may take them now: they come as a Spliced (see
-        _splice_ready). Otherwise the blocks are read in one piece, which the frames share: a
-        header of their own and a view of their blocks (os.read does not zero its buffer
-        first, as a bytearray would).
+        Blocks go in RUN frames (one header for up to run_length of them; blocks of 256 KiB
+        or more in a DATA frame each). Frames of 16 KiB or more are to go straight from the
+        program's pipe into the socket when the output may take them now: they come as a
+        Spliced (see _splice_ready). Otherwise the blocks are read in one piece, which the
+        frames share: a header of their own and a view of their blocks (os.read does not zero
+        its buffer first, as a bytearray would).
         """
         fd = self.readers[0].fileno()
         size = self._out_size
@@ -441,7 +441,7 @@ class ExecutableBridge:
         if not waiting and busy and not _at_end(fd):
             return [], NOT_YET  # the job host watches the pipe meanwhile (watch_program)
         count = max(1, min(owed, waiting // size))
-        per_frame = 1 if size >= RUN_BLOCK_MAX else run_length(size)
+        per_frame = run_length(size)
         if (
             self._copies is not None
             and waiting >= size

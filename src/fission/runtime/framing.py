@@ -11,9 +11,9 @@ peer authenticated.
 
 A RUN frame carries consecutive DATA blocks of one size with no head bits, in one header:
 ``sqn`` is the first block's, ``flags`` the number of blocks less one, and the payload the
-blocks one after the other. Small fixed-size blocks travel so (see ``run_frames``): the
-consumer takes a run with one system call, and an executable's job host moves it into the
-program's pipe without reading it.
+blocks one after the other. Fixed-size blocks under 256 KiB travel so (see ``run_frames`` and
+``run_length``): the consumer reads one header for many blocks, and an executable's job host
+moves a whole run into or out of the program's pipe without reading it.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ __all__ = [
     "MAX_PAYLOAD",
     "RUN_BLOCK_MAX",
     "RUN_BYTES",
+    "RUN_BYTES_BIG",
     "Frame",
     "FrameDecoder",
     "Kind",
@@ -78,15 +79,21 @@ class Frame:
     payload: bytes
 
 
-#: Most bytes in a RUN frame, and so most blocks: max(1, RUN_BYTES // block size) <= 256.
+#: Most bytes in a RUN frame of small blocks, and so most blocks: RUN_BYTES // block size.
 RUN_BYTES = 64 * 1024
-#: Blocks smaller than this travel in RUN frames (bigger ones gain nothing from it).
+#: Blocks from this size on are big: their RUN frames hold up to RUN_BYTES_BIG bytes.
 RUN_BLOCK_MAX = 16 * 1024
+RUN_BYTES_BIG = 256 * 1024
 
 
 def run_length(block_size: int) -> int:
-    """How many blocks of ``block_size`` bytes a RUN frame holds at most."""
-    return max(1, min(256, RUN_BYTES // max(1, block_size)))
+    """How many blocks of ``block_size`` bytes a RUN frame holds at most (1: no runs).
+
+    Small blocks: up to 64 KiB of them (at most 256), which a consumer reads in one piece.
+    Big ones: up to 256 KiB, each read on its own; blocks of 256 KiB or more travel alone.
+    """
+    most = RUN_BYTES_BIG if block_size >= RUN_BLOCK_MAX else RUN_BYTES
+    return max(1, min(256, most // max(1, block_size)))
 
 
 def encode(kind: int, pipe: int, sqn: int, payload: bytes = b"", flags: int = 0) -> bytes:

@@ -55,8 +55,8 @@ from fission.runtime.framing import (
     FLAG_FINISHED,
     HEADER,
     HEADER_SIZE,
-    RUN_BLOCK_MAX,
     Kind,
+    run_length,
 )
 from fission.runtime.links import InputLink, OutputLink, Spliced
 
@@ -291,9 +291,9 @@ class JobHost:
         ]
         for link, pipe in zip(self.outputs, job.outputs, strict=True):
             size = pipe.block_size
-            # small fixed-size blocks travel in RUN frames (not header-sized ones: run_frames
-            # tells headers from payloads by their sizes)
-            if isinstance(size, int) and size < RUN_BLOCK_MAX and size != HEADER_SIZE:
+            # fixed-size blocks travel in RUN frames (not header-sized ones: run_frames tells
+            # headers from payloads by their sizes)
+            if isinstance(size, int) and run_length(size) > 1 and size != HEADER_SIZE:
                 link.run_block = size
         self._input_by_pipe = {link.pipe_id: link for link in self.inputs}
         self._output_by_pipe = {link.pipe_id: link for link in self.outputs}

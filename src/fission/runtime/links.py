@@ -552,6 +552,12 @@ class InputLink:
             self._big = False
             self._take(header)
             return -1
+        if kind == _RUN and length // (flags + 1) >= _BIG_PAYLOAD:  # a run of big blocks
+            size = self._run_block(flags, length)
+            if bytes_waiting(sock.fileno()) >= length:
+                return self._take_run(sock, sqn, flags + 1, size)
+            self._take(header)  # (the usual way: a copy of each block out of the run)
+            return -1
         try:
             payload = sock.recv(length)
         except (BlockingIOError, InterruptedError):
@@ -579,6 +585,24 @@ class InputLink:
             self.detach()
         return data
 
+    def _take_run(self, sock: socket.socket, sqn: int, count: int, size: int) -> int:
+        """The blocks of a RUN frame whose header was read and whose payload has wholly
+        arrived, each read into a bytes object of its own; its size, or 0 if the connection
+        is gone."""
+        for index in range(count):
+            try:
+                block = sock.recv(size)
+                while len(block) < size:  # (it is all there: only a signal could cut it)
+                    piece = sock.recv(size - len(block))
+                    if not piece:
+                        raise OSError("connection closed inside a run")
+                    block += piece
+            except OSError:
+                self.detach()
+                return 0
+            self._accept(_DATA, 0, sqn + index, block)
+        return HEADER_SIZE + count * size
+
     def may_read(self) -> bool:
         """Whether a held link may be read again: its program has room for what waits, or
         nothing is left to do before more is read."""
@@ -598,6 +622,9 @@ class InputLink:
         fd = sock.fileno()
         size = feed.block_size
         big = size >= RUN_BLOCK_MAX
+        # a run may come: look at each header before taking it (blocks too big for runs come
+        # one per frame, and their header is taken at once)
+        peek = run_length(size) > 1
         frame = HEADER_SIZE + size
         queue = self.queue
         waiting = bytes_waiting(fd)
@@ -608,14 +635,14 @@ class InputLink:
             elif waiting >= frame:
                 if big and queue and feed.room(self.next_sqn - 1) <= 0:
                     return self._hold(1)
-                try:  # a big block's header is taken at once; a run's is looked at first
-                    header = sock.recv(HEADER_SIZE, 0 if big else socket.MSG_PEEK)
+                try:
+                    header = sock.recv(HEADER_SIZE, socket.MSG_PEEK if peek else 0)
                 except (BlockingIOError, InterruptedError):
                     return True
                 except OSError:
                     header = b""
                 if len(header) < HEADER_SIZE:
-                    if not big or not header:
+                    if peek or not header:
                         want = 1  # (the usual way sees what happened)
                         header = b""
                 else:
@@ -631,7 +658,7 @@ class InputLink:
                     )
                     room = feed.room(self.next_sqn - 1) if plain else 0
                     if plain and room >= count and waiting >= HEADER_SIZE + length:
-                        if not big:
+                        if peek:
                             sock.recv(HEADER_SIZE)
                         if not self._move(sock, feed, length):
                             self.detach()
@@ -647,12 +674,12 @@ class InputLink:
                         if self.feed is None:
                             return True  # (splice turned out impossible here: read as usual)
                         continue
-                    if not big and plain and room < count and queue:
+                    if peek and plain and room < count and queue:
                         return self._hold(count)
                     # this frame the usual way; small blocks outside runs come many at a
                     # time: all that is there (moving goes on once the program has them)
                     want = min(waiting, HEADER_SIZE + length if big else _RECV_SIZE)
-                if big and header:  # already read: the usual way takes it from there
+                if not peek and header:  # already read: the usual way takes it from there
                     if not arrived:
                         self._arrived()
                         arrived = True
