@@ -262,11 +262,17 @@ DEBUG_WINDOW = True
 
 
 def test_an_idle_consumer_acknowledges_what_it_did_without_being_woken(project):
-    # Big blocks fill the 1 MiB byte window with 16 blocks, far fewer than an acknowledgement
-    # step (CREDIT_WINDOW / 8): the sink takes them and waits with all 16 unacknowledged. It
-    # must acknowledge them within ACK_AFTER of its own accord: nothing else would wake it,
-    # and the producer, out of credit, would wait for ever.
-    config = chain_config(800, 65536).replace("4 * 1024 * 1024", "1024 * 1024")
+    # Pickled 64 KiB values fill the 1 MiB byte window with 16 blocks, far fewer than an
+    # acknowledgement step (CREDIT_WINDOW / 8: their size is not known in advance): the sink
+    # takes them and waits with all 16 unacknowledged. It must acknowledge them within
+    # ACK_AFTER of its own accord: nothing else would wake it, and the producer, out of
+    # credit, would wait for ever.
+    config = (
+        chain_config(800)
+        .replace("Count(800, 0,", "Count(800, 65536,")
+        .replace("4 * 1024 * 1024", "1024 * 1024")
+    )
+    assert "Count(800, 65536, outputs=[PicklePipe(1)])" in config
     folder = project.network("net", jobs=JOBS, config=config)
     result = project.manage("net", "simulate", timeout=60)
     assert result.returncode == 0, result.stderr

@@ -16,7 +16,7 @@ from fission.core.head import CORRUPTED, FINISHED, Head
 from fission.core.jobs import PythonJob
 from fission.core.pipes import BasePipe, BytesPipe, JSONPipe, OptionalPicklePipe, PicklePipe
 from fission.runtime.framing import FrameDecoder, Kind
-from fission.runtime.host import ACK_AFTER, HostSpec, JobHost
+from fission.runtime.host import ACK_AFTER, HostSpec, JobHost, _ack_step
 
 DATA = int(Kind.DATA)
 SKIP = int(Kind.SKIP)
@@ -309,3 +309,12 @@ def test_a_sink_acknowledges_in_steps_too():
     assert link._ack_wanted == 0
     host._acknowledge_inputs(everything=True)  # at the end of the stream
     assert link._ack_wanted == 3
+
+
+def test_the_acknowledgement_step_is_an_eighth_of_the_window_in_blocks_and_bytes():
+    window_blocks, window_bytes = 4096, 16 * 1024 * 1024
+    assert _ack_step([PicklePipe(1)], window_blocks, window_bytes) == 512  # size unknown
+    assert _ack_step([BytesPipe(1, 8)], window_blocks, window_bytes) == 512
+    assert _ack_step([BytesPipe(1, 64 * 1024)], window_blocks, window_bytes) == 32
+    assert _ack_step([BytesPipe(1, 8, 16)], window_blocks, window_bytes) == 32  # 16 per round
+    assert _ack_step([BytesPipe(1, 8 << 20)], window_blocks, window_bytes) == 1

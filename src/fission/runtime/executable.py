@@ -295,7 +295,7 @@ class ExecutableBridge:
             feed = self._direct_feed()
             if feed is not None:
                 self.host.inputs[0].feed = feed
-            self._copies = _copy_pipe()
+            self._copies = _copy_pipe(self._out_size)
         threading.Thread(target=self._relay_stderr, name="exe-stderr", daemon=True).start()
         threading.Thread(target=self._watch_exit, name="exe-exit", daemon=True).start()
 
@@ -659,12 +659,17 @@ def _frames(
     return frames
 
 
-def _copy_pipe() -> tuple[int, int] | None:
-    """The pipe _splice_ready duplicates a program's output into (None: no tee here)."""
+def _copy_pipe(block_size: int) -> tuple[int, int] | None:
+    """The pipe _splice_ready duplicates a program's output into; None if there is no tee
+    here, or if the pipe cannot hold a block (a user past Linux's pipe-user-pages-soft gets
+    pipes of two pages)."""
     if _tee_call is None:
         return None
     read_end, write_end = os.pipe2(os.O_CLOEXEC)
-    _grow_pipe(write_end)
+    if _grow_pipe(write_end) < block_size:
+        os.close(read_end)
+        os.close(write_end)
+        return None
     return read_end, write_end
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import array
 import contextlib
+import errno
 import fcntl
 import functools
 import os
@@ -53,6 +54,8 @@ _BIG_PAYLOAD = 16 * 1024
 _IOV_MAX = 512
 #: send_spliced: splice never waits (the socket is non-blocking; the pipe holds the bytes).
 _SPLICE_FLAGS = os.SPLICE_F_NONBLOCK
+#: What splice says when it cannot move data between these two kinds of file at all.
+_SPLICE_UNSUPPORTED = frozenset({errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP})
 #: A write offers the socket at most about this many bytes (its buffer holds 1 to 2 MiB).
 _SEND_BYTES = 1024 * 1024
 _RECV_SIZE = 256 * 1024
@@ -125,6 +128,8 @@ class OutputLink:
         self._ack_buffer = bytearray()
         #: The pipe's fixed block size if its blocks may travel in RUN frames (0: never).
         self.run_block = 0
+        #: send_spliced works for this connection's kind (see may_splice).
+        self.splice_ok = True
 
     # -- producing --------------------------------------------------------------------------
     def credit(self) -> int:
@@ -247,7 +252,8 @@ class OutputLink:
         """Whether frames may go out by :meth:`send_spliced` now: connected, and nothing
         waiting to be written before them."""
         return (
-            self.sock is not None
+            self.splice_ok
+            and self.sock is not None
             and not self.batch
             and not self.unsent
             and not self.closed
@@ -294,6 +300,10 @@ class OutputLink:
                         if not step:
                             break
                         moved += step
+                except OSError as exc:
+                    if exc.errno not in _SPLICE_UNSUPPORTED:
+                        raise
+                    self.splice_ok = False  # not between these two: send copies from now on
                 finally:
                     written += moved
                     in_pipe -= moved
@@ -322,6 +332,7 @@ class OutputLink:
         self.detach()
         sock.setblocking(False)
         self.sock = sock
+        self.splice_ok = True
         self._ack_buffer.clear()
         self.unsent = deque(
             memoryview(part)
@@ -916,12 +927,15 @@ def _devnull() -> int:
 
 
 def _discard(fd: int, count: int) -> None:
-    """Take ``count`` bytes out of the pipe ``fd`` (they are in it) without reading them."""
+    """Take ``count`` bytes out of the pipe ``fd`` without reading them (at most what is
+    there: this never waits)."""
     while count > 0:
         try:
-            step = os.splice(fd, _devnull(), count)
+            step = os.splice(fd, _devnull(), count, flags=os.SPLICE_F_NONBLOCK)
+        except BlockingIOError:
+            return
         except OSError:
-            step = len(os.read(fd, min(count, 1 << 16)))
+            step = len(os.read(fd, min(count, bytes_waiting(fd), 1 << 16))) if count else 0
         if not step:
             return
         count -= step
