@@ -283,7 +283,7 @@ class OutputLink:
         assert sock is not None
         fd = sock.fileno()
         written = 0  # bytes of parts in the socket
-        in_pipe = size - sum(map(len, parts[0::2]))  # payload bytes still in ``source``
+        in_pipe = sum(map(len, parts[1::2]))  # payload bytes still in ``source``
         try:
             for index in range(0, len(parts), 2):
                 header = parts[index]
@@ -935,7 +935,7 @@ def _discard(fd: int, count: int) -> None:
         except BlockingIOError:
             return
         except OSError:
-            step = len(os.read(fd, min(count, bytes_waiting(fd), 1 << 16))) if count else 0
+            step = len(os.read(fd, min(count, bytes_waiting(fd), 1 << 16)))
         if not step:
             return
         count -= step
