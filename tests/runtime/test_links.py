@@ -17,6 +17,7 @@ from fission.core.errors import ProtocolError
 from fission.runtime import links
 from fission.runtime.framing import HEADER, HEADER_SIZE, Kind, encode, run_length
 from fission.runtime.links import GIVEN, InputLink, OutputLink, run_frames
+from fission.runtime.pagestore import Held, PageStore
 
 
 def connect(out: OutputLink, inp: InputLink, resume_from: int = 0):
@@ -202,16 +203,19 @@ def test_big_frames_are_read_one_at_a_time_whole_split_or_followed_by_small_ones
 
 
 def spliced_frames(count: int, first: int = 1, size: int = 64 * 1024):
-    """A pipe holding ``count`` blocks, and the Spliced frames for them (copies and headers)."""
+    """A pipe holding ``count`` blocks, and the Spliced frames for them."""
     read_end, write_end = os.pipe()
     fcntl.fcntl(write_end, 1031, 1 << 20)  # F_SETPIPE_SZ
     blocks = [os.urandom(size) for _ in range(count)]
     for block in blocks:
         os.write(write_end, block)
-    parts = []
-    for sqn, block in enumerate(blocks, first):
-        parts += [HEADER.pack(Kind.DATA, 0, 1, sqn, size), block]
-    return links.Spliced(read_end, parts), blocks, write_end
+    headers = [HEADER.pack(Kind.DATA, 0, 1, sqn, size) for sqn in range(first, first + count)]
+    return links.Spliced(read_end, headers, [size] * count), blocks, write_end
+
+
+def held(out: OutputLink) -> int:
+    """Replay bytes the link keeps as page references rather than copies."""
+    return sum(part for _, _, parts, _ in out.replay for part in parts if type(part) is Held)
 
 
 def test_spliced_frames_go_from_the_pipe_into_the_socket_and_stay_for_replay():
@@ -222,11 +226,54 @@ def test_spliced_frames_go_from_the_pipe_into_the_socket_and_stay_for_replay():
     assert out.may_splice()
     assert out.send_spliced(spliced, 1, 8)
     assert links.bytes_waiting(spliced.source) == 0 and not out.unsent
+    assert held(out) == out.store.held == 8 * 64 * 1024  # no copies: pages kept by tee
     pump(out, inp)
     assert sqns(inp) == list(range(1, 9))
     assert [item[3] for item in inp.queue] == blocks
     assert out.last_sqn == 8 and out.credit() == 10_000 - 8
-    assert out.replay[0][2] == spliced.parts  # the copies answer a replay
+    # the consumer restarts having acknowledged 3 blocks: the kept pages answer the replay
+    out.acknowledge(3)
+    fresh = InputLink(1, 1)
+    connect(out, fresh, resume_from=4)
+    pump(out, fresh)
+    assert [item[3] for item in fresh.queue if item[0] >= 4] == blocks[3:]
+
+
+def test_acknowledged_spliced_frames_leave_the_store():
+    out, inp = OutputLink(1, 10_000, 64 << 20), InputLink(1, 1)
+    a, _ = connect(out, inp)
+    a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+    for first in (1, 9, 17):  # 1.5 MiB: more than one store pipe
+        spliced, _, _ = spliced_frames(8, first=first)
+        assert out.send_spliced(spliced, first, first + 7)
+    assert out.store.held == 24 * 64 * 1024
+    out.acknowledge(8)
+    assert out.store.held == held(out) == 16 * 64 * 1024
+    inp.send_ack(24)  # the consumer acknowledges everything
+    time.sleep(0.01)
+    out.on_readable()
+    assert out.acked == 24 and out.store.held == 0 and not out.replay
+    out.close()
+    assert out.store is None
+
+
+def test_past_its_store_limit_a_link_keeps_copies():
+    out, inp = OutputLink(1, 10_000, 64 << 20), InputLink(1, 1)
+    a, _ = connect(out, inp)
+    a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+    out.store = PageStore(limit=3 * 64 * 1024 + 1000)
+    spliced, blocks, _ = spliced_frames(6)
+    assert out.send_spliced(spliced, 1, 6)
+    assert held(out) == 3 * 64 * 1024 + 1000  # the rest as copies (and sent from them)
+    assert links.bytes_waiting(spliced.source) == 0
+    pump(out, inp)
+    assert [item[3] for item in inp.queue] == blocks
+    out.detach()
+    fresh = InputLink(1, 1)
+    connect(out, fresh)
+    pump(out, fresh)
+    assert [item[3] for item in fresh.queue] == blocks
+    assert out.store.held == 0
 
 
 def test_spliced_frames_the_socket_cannot_take_are_queued_from_their_copies():
@@ -241,8 +288,8 @@ def test_spliced_frames_the_socket_cannot_take_are_queued_from_their_copies():
     assert links.bytes_waiting(spliced.source) == 0  # what was not moved was taken out of the pipe
     more, more_blocks, _ = spliced_frames(2, first=15)
     assert not out.may_splice() and not out.send_spliced(more, 15, 16)
-    assert links.bytes_waiting(more.source) == 0  # the caller sends these copies the usual way
-    out.batch.extend(more.parts)
+    assert links.bytes_waiting(more.source) == 2 * 64 * 1024  # left for the caller to read
+    out.batch.extend(more.read())
     out.last_sqn = 16
     out.flush()
     for _ in range(1000):
@@ -254,17 +301,17 @@ def test_spliced_frames_the_socket_cannot_take_are_queued_from_their_copies():
 
 
 def test_where_splice_cannot_move_the_frames_their_copies_are_sent(tmp_path):
-    # splice needs a pipe on one side: from a file it says EINVAL, which is no broken
-    # connection; the link sends copies from then on (until its next connection)
+    # tee and splice need a pipe on one side: from a file they say EINVAL, which is no
+    # broken connection; the link sends copies instead
     out, inp = OutputLink(1, 10_000, 64 << 20), InputLink(1, 1)
     connect(out, inp)
     spliced, blocks, _ = spliced_frames(2, size=1000)
     stored = tmp_path / "payloads"
     stored.write_bytes(b"".join(blocks))
     with open(stored, "rb") as source:
-        assert out.send_spliced(links.Spliced(source.fileno(), spliced.parts), 1, 2)
+        assert out.send_spliced(links.Spliced(source.fileno(), *spliced[1:]), 1, 2)
         assert source.tell() == 2000  # taken out all the same
-    assert out.sock is not None and not out.may_splice()
+    assert out.sock is not None and held(out) == 0
     pump(out, inp)
     assert [item[3] for item in inp.queue] == blocks
 
@@ -281,6 +328,30 @@ def test_spliced_frames_survive_a_broken_connection_in_the_replay_buffer():
     pump(out, fresh)
     assert sqns(fresh) == [1, 2, 3, 4]
     assert [item[3] for item in fresh.queue] == blocks
+
+
+def test_a_page_store_gives_its_bytes_back_in_order_across_its_pipes():
+    store = PageStore()
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, 1031, 1 << 20)
+    sent = []
+    for _ in range(5):  # 5 x 640 KiB through a 1 MiB pipe: the store needs several
+        chunk = os.urandom(640 * 1024)
+        os.write(write_end, chunk)
+        kept = 0
+        while kept < len(chunk):
+            step = store.take(read_end, len(chunk) - kept)
+            assert step > 0
+            os.read(read_end, step)  # the source moves on, as a splice would move it
+            kept += step
+        sent.append(chunk)
+    everything = b"".join(sent)
+    assert store.held == len(everything)
+    store.drop(1000)
+    assert store.read(700 * 1024) == everything[1000 : 1000 + 700 * 1024]
+    rest = everything[1000 + 700 * 1024 :]
+    assert store.read(len(rest)) == rest and store.held == 0
+    store.close()
 
 
 # -- an input feeding a program's pipe directly (splice) ------------------------------------

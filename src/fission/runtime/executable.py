@@ -35,9 +35,10 @@ from typing import Any, NoReturn
 from fission.core.errors import PipeError
 from fission.core.jobs import ExecutableJob
 from fission.core.pipes import BasePipe, BytesPipe
+from fission.runtime import pagestore
 from fission.runtime.framing import HEADER, RUN_BLOCK_MAX, Kind, run_length
 from fission.runtime.host import JobFailed
-from fission.runtime.links import Spliced, bytes_waiting
+from fission.runtime.links import Spliced, bytes_waiting, read_exactly
 
 __all__ = ["ExecutableBridge", "ExecutableFailed", "attach"]
 
@@ -204,7 +205,6 @@ class ExecutableBridge:
         self.ahead = 1
         self.written = 0
         self._out_size = 0  # with run_batch: the output's block size
-        self._copies: tuple[int, int] | None = None  # see _splice_ready: (read, write) ends
         self.program: subprocess.Popen[bytes] | None = None
         self.writers: list[_ProgramInput] = []  # per input: our write end
         self.readers: list[io.BufferedReader] = []  # per output: our read end
@@ -295,7 +295,6 @@ class ExecutableBridge:
             feed = self._direct_feed()
             if feed is not None:
                 self.host.inputs[0].feed = feed
-            self._copies = _copy_pipe(self._out_size)
         threading.Thread(target=self._relay_stderr, name="exe-stderr", daemon=True).start()
         threading.Thread(target=self._watch_exit, name="exe-exit", daemon=True).start()
 
@@ -431,7 +430,7 @@ class ExecutableBridge:
         Blocks go in RUN frames (one header for up to run_length of them; blocks of 256 KiB
         or more in a DATA frame each). Frames of 16 KiB or more are to go straight from the
         program's pipe into the socket when the output may take them now: they come as a
-        Spliced (see _splice_ready). Otherwise the blocks are read in one piece, which the
+        Spliced (see _spliced). Otherwise the blocks are read in one piece, which the
         frames share: a header of their own and a view of their blocks (os.read does not zero
         its buffer first, as a bytearray would).
         """
@@ -443,15 +442,13 @@ class ExecutableBridge:
         count = max(1, min(owed, waiting // size))
         per_frame = run_length(size)
         if (
-            self._copies is not None
+            pagestore.AVAILABLE
             and waiting >= size
             and min(count, per_frame) * size >= SPLICE_MIN
             and self.host.outputs[0].may_splice()
         ):
-            spliced, sent = self._splice_ready(count, first, pipe_id, per_frame)
-            if sent:
-                return spliced, sent
-        data = _read_exactly(fd, count * size)
+            return _spliced(fd, count, size, first, pipe_id, per_frame), count
+        data = read_exactly(fd, count * size)
         if len(data) < count * size:  # the output ended: frame the whole blocks before its end
             if len(data) % size:
                 pipe = self.job.outputs[0].id
@@ -460,41 +457,6 @@ class ExecutableBridge:
                 )
             count = len(data) // size
         return _frames(data, count, size, first, pipe_id, per_frame), count
-
-    def _splice_ready(
-        self, count: int, first: int, pipe_id: int, per_frame: int
-    ) -> tuple[Any, int]:
-        """Up to ``count`` whole blocks waiting in the program's output pipe, made ready to
-        go from there straight into the output's socket (the job host calls
-        OutputLink.send_spliced, outside user code); (frames, blocks), 0 blocks to read them
-        the usual way.
-
-        The replay buffer still needs a copy: tee() duplicates the blocks into a second pipe
-        without copying them, and that one is read. Reading the program's pipe itself would
-        hold its lock while 64 KiB blocks are copied out, and the program, writing its next
-        one, would spin on it (measured: half the C relay's time).
-        """
-        assert self._copies is not None
-        copies_r, copies_w = self._copies
-        fd = self.readers[0].fileno()
-        size = self._out_size
-        duplicated = _tee(fd, copies_w, min(count * size, PIPE_BYTES))
-        if duplicated < 0:  # not possible between these two: never again
-            self._close_copies()
-            return None, 0
-        whole = duplicated - duplicated % size
-        data = _read_exactly(copies_r, whole) if whole else b""
-        if duplicated > whole:
-            os.read(copies_r, duplicated - whole)  # (a block the copy pipe had no room for)
-        count = whole // size
-        return Spliced(fd, _frames(data, count, size, first, pipe_id, per_frame)), count
-
-    def _close_copies(self) -> None:
-        if self._copies is not None:
-            for fd in self._copies:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-            self._copies = None
 
     def process(self, *values: Any) -> Any:
         """One round: the inputs' blocks to the program, one block per output back."""
@@ -619,7 +581,6 @@ class ExecutableBridge:
             with contextlib.suppress(OSError):
                 os.close(fd)
         self._spare_writers = []
-        self._close_copies()
         shutil.rmtree(FIFO_FOLDER, ignore_errors=True)
 
 
@@ -659,57 +620,24 @@ def _frames(
     return frames
 
 
-def _copy_pipe(block_size: int) -> tuple[int, int] | None:
-    """The pipe _splice_ready duplicates a program's output into; None if there is no tee
-    here, or if the pipe cannot hold a block (a user past Linux's pipe-user-pages-soft gets
-    pipes of two pages)."""
-    if _tee_call is None:
-        return None
-    read_end, write_end = os.pipe2(os.O_CLOEXEC)
-    if _grow_pipe(write_end) < block_size:
-        os.close(read_end)
-        os.close(write_end)
-        return None
-    return read_end, write_end
+def _spliced(fd: int, count: int, size: int, first: int, pipe_id: int, per_frame: int) -> Spliced:
+    """The frames of the ``count`` blocks waiting in the program's output pipe ``fd``, to go
+    from there straight into the output's socket (the job host calls OutputLink.send_spliced
+    outside user code), as DATA frames or RUN frames of up to ``per_frame`` blocks.
 
-
-def _tee(source: int, target: int, length: int) -> int:
-    """tee(2): duplicate up to ``length`` bytes at the head of pipe ``source`` into pipe
-    ``target`` without consuming or copying them; the bytes duplicated, or -1."""
-    assert _tee_call is not None
-    while True:
-        done = _tee_call(source, target, length, 0)
-        if done >= 0 or ctypes.get_errno() != errno.EINTR:
-            return done
-
-
-def _load_tee() -> Any:
-    try:
-        call = ctypes.CDLL(None, use_errno=True).tee
-    except (OSError, AttributeError):
-        return None
-    call.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_size_t, ctypes.c_uint]
-    call.restype = ctypes.c_ssize_t
-    return call
-
-
-_tee_call = _load_tee()
-
-
-def _read_exactly(fd: int, length: int) -> bytes:
-    """``length`` bytes from a pipe, waiting as needed (fewer only at its end)."""
-    data = os.read(fd, length)
-    if len(data) == length or not data:
-        return data
-    pieces = [data]
-    missing = length - len(data)
-    while missing:
-        piece = os.read(fd, missing)
-        if not piece:
-            break
-        pieces.append(piece)
-        missing -= len(piece)
-    return b"".join(pieces)
+    Reading the program's pipe would hold its lock while 64 KiB blocks are copied out, and
+    the program, writing its next one, would spin on it (measured: half the C relay's time).
+    """
+    pack = HEADER.pack
+    if per_frame == 1 or count == 1:
+        headers = [pack(_DATA, 0, pipe_id, first + k, size) for k in range(count)]
+        return Spliced(fd, headers, [size] * count)
+    headers, lengths = [], []
+    for index in range(0, count, per_frame):
+        blocks = min(per_frame, count - index)
+        headers.append(pack(_RUN, blocks - 1, pipe_id, first + index, blocks * size))
+        lengths.append(blocks * size)
+    return Spliced(fd, headers, lengths)
 
 
 def _more_to_give(link: Any) -> bool:

@@ -1444,7 +1444,7 @@ class JobHost:
                 if out.unsent or out.sock is None:
                     self._sync_registration(out)  # wait until writable, or reconnect
             else:
-                frames = frames.parts
+                frames = frames.read()
         if frames:
             if not self._armed:
                 self._started_batch()

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import array
 import contextlib
+import enum
 import errno
 import fcntl
-import functools
 import os
 import socket
 import termios
@@ -40,6 +40,7 @@ from fission.runtime.framing import (
     encode,
     run_length,
 )
+from fission.runtime.pagestore import Held, PageStore
 
 __all__ = ["GIVEN", "InputLink", "OutputLink", "ProgramFeed", "bytes_waiting", "run_frames"]
 
@@ -101,7 +102,20 @@ class Spliced(NamedTuple):
     """Frames whose payloads wait in a pipe (see OutputLink.send_spliced)."""
 
     source: int  # the pipe's read end: its next bytes are the payloads, in order
-    parts: list[Any]  # headers and copies of the payloads, alternately
+    headers: list[bytes]  # the frames' headers
+    lengths: list[int]  # and their payloads' lengths
+
+    def read(self) -> list[Any]:
+        """The frames as a batch: headers and payloads (read out of the pipe), alternately."""
+        data = read_exactly(self.source, sum(self.lengths))
+        view = memoryview(data)
+        parts: list[Any] = []
+        start = 0
+        for header, length in zip(self.headers, self.lengths, strict=True):
+            parts.append(header)
+            parts.append(view[start : start + length])
+            start += length
+        return parts
 
 
 class OutputLink:
@@ -130,6 +144,8 @@ class OutputLink:
         self.run_block = 0
         #: send_spliced works for this connection's kind (see may_splice).
         self.splice_ok = True
+        #: Payloads of the replay buffer kept without copies (see send_spliced).
+        self.store: PageStore | None = None
 
     # -- producing --------------------------------------------------------------------------
     def credit(self) -> int:
@@ -265,65 +281,69 @@ class OutputLink:
         waiting in the pipe ``spliced.source``: each header is written, then its payload
         moved from the pipe into the socket (splice: it does not pass through this process).
 
-        ``spliced.parts`` are the frames' headers and copies of their payloads, alternately:
-        they go into the replay buffer as a flushed batch would. What the socket does not
-        take now is queued from those copies, and its bytes are taken out of the pipe. False
-        (the bytes taken out of the pipe, nothing sent) if the link may not splice now: the
-        caller then queues the parts as a batch.
+        The replay buffer keeps the payloads as page references (see PageStore), or as
+        copies where the store is full. What the socket does not take now is read out of the
+        pipe and queued. False (nothing taken out of the pipe) if the link may not splice
+        now: the caller then sends ``spliced.read()`` as a batch.
         """
-        source, parts = spliced
         if not self.may_splice():
-            _discard(source, sum(map(len, parts[1::2])))
             return False
-        size = sum(map(len, parts))
-        self.replay.append((first, last, parts, size))
-        self.unacked_bytes += size
-        self.last_sqn = last
+        source, headers, lengths = spliced
+        store = self.store
+        if store is None:
+            store = self.store = PageStore()
         sock = self.sock
         assert sock is not None
         fd = sock.fileno()
-        written = 0  # bytes of parts in the socket
-        in_pipe = sum(map(len, parts[1::2]))  # payload bytes still in ``source``
-        try:
-            for index in range(0, len(parts), 2):
-                header = parts[index]
-                step = sock.send(header, socket.MSG_MORE)  # (TCP: one segment with the payload)
-                written += step
+        parts: list[Any] = []  # for the replay buffer
+        unsent: list[Any] = []
+        flowing = True  # everything so far is in the socket
+        broken = False
+        last_frame = len(headers) - 1
+        for index, (header, length) in enumerate(zip(headers, lengths, strict=True)):
+            parts.append(header)
+            if flowing:
+                step = _send_piece(sock, header)  # (TCP: one segment with the payload)
                 if step < len(header):
-                    break
-                length = len(parts[index + 1])
-                more = os.SPLICE_F_MORE if index + 2 < len(parts) else 0
-                moved = 0
-                try:
-                    while moved < length:
-                        step = os.splice(source, fd, length - moved, flags=_SPLICE_FLAGS | more)
-                        if not step:
-                            break
-                        moved += step
-                except OSError as exc:
-                    if exc.errno not in _SPLICE_UNSUPPORTED:
-                        raise
-                    self.splice_ok = False  # not between these two: send copies from now on
-                finally:
-                    written += moved
-                    in_pipe -= moved
-                if moved < length:
-                    break
-        except (BlockingIOError, InterruptedError):
-            pass  # the socket is full: the rest waits until it is writable
-        except OSError:
+                    flowing = False
+                    broken = step < 0
+                    if not broken:
+                        unsent.append(memoryview(header)[step:])
+            elif not broken:
+                unsent.append(header)
+            left = length
+            while flowing and left:
+                kept = store.take(source, left)
+                if not kept:
+                    break  # the store is full: copies from here on
+                left -= kept
+                more = os.SPLICE_F_MORE if left or index < last_frame else 0
+                moved, state = _splice_out(source, fd, kept, more)
+                parts.append(Held(kept))
+                if moved < kept:
+                    flowing = False
+                    if state is _Splice.UNSUPPORTED:
+                        self.splice_ok = False  # not between these two: copies from now on
+                    broken = state is _Splice.BROKEN
+                    rest = read_exactly(source, kept - moved)  # (kept already: a copy to send)
+                    if not broken:
+                        unsent.append(rest)
+            if left:
+                flowing = False
+                data = read_exactly(source, left)
+                parts.append(data)
+                if not broken:
+                    unsent.append(data)
+        size = sum(map(len, headers)) + sum(lengths)
+        self.replay.append((first, last, parts, size))
+        self.unacked_bytes += size
+        self.last_sqn = last
+        if broken:
             self._read_last_words()
             self.detach()
-        finally:
-            if in_pipe:
-                _discard(source, in_pipe)
-        if self.sock is not None and written < size:
-            for part in parts:
-                if written >= len(part):
-                    written -= len(part)
-                    continue
-                self.unsent.append(memoryview(part)[written:])
-                written = 0
+        elif unsent:
+            self.unsent.extend(map(memoryview, unsent))
+            self.send_some()
         return True
 
     # -- connection -------------------------------------------------------------------------
@@ -334,6 +354,7 @@ class OutputLink:
         self.sock = sock
         self.splice_ok = True
         self._ack_buffer.clear()
+        self._unstore()
         self.unsent = deque(
             memoryview(part)
             for first, last, parts, _ in self.replay
@@ -395,13 +416,33 @@ class OutputLink:
             return
         self.acked = sqn
         replay = self.replay
+        store = self.store
         while replay and replay[0][1] <= sqn:
-            self.unacked_bytes -= replay.popleft()[3]
+            _first, _last, parts, size = replay.popleft()
+            self.unacked_bytes -= size
+            if store is not None and store.held:
+                held = sum(part for part in parts if type(part) is Held)
+                if held:
+                    store.drop(held)
+
+    def _unstore(self) -> None:
+        """Read the payloads kept in the store back into the replay buffer (to be sent
+        again: the store can only give its bytes in order, and once)."""
+        store = self.store
+        if store is None or not store.held:
+            return
+        self.replay = deque(
+            (first, last, [store.read(p) if type(p) is Held else p for p in parts], size)
+            for first, last, parts, size in self.replay
+        )
 
     def close(self) -> None:
         """The consumer finished: drop everything queued for it."""
         self.closed = True
         self.replay.clear()
+        if self.store is not None:
+            self.store.close()
+            self.store = None
         self.unacked_bytes = 0
         self.batch.clear()
         self.unsent = deque()
@@ -921,24 +962,57 @@ class InputLink:
         )
 
 
-@functools.cache
-def _devnull() -> int:
-    return os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
+class _Splice(enum.Enum):
+    """How a splice into a socket stopped short (see _splice_out)."""
+
+    FULL = "the socket takes no more now"
+    UNSUPPORTED = "splice cannot move bytes between these two"
+    BROKEN = "the connection broke"
 
 
-def _discard(fd: int, count: int) -> None:
-    """Take ``count`` bytes out of the pipe ``fd`` without reading them (at most what is
-    there: this never waits)."""
-    while count > 0:
+def _send_piece(sock: socket.socket, data: bytes) -> int:
+    """Bytes of ``data`` the socket took now (more to follow); -1 if the connection broke."""
+    try:
+        return sock.send(data, socket.MSG_MORE)
+    except (BlockingIOError, InterruptedError):
+        return 0
+    except OSError:
+        return -1
+
+
+def _splice_out(source: int, fd: int, length: int, more: int) -> tuple[int, _Splice | None]:
+    """Move ``length`` bytes waiting in the pipe ``source`` into the socket ``fd``; the bytes
+    moved, and why it stopped short (None if it did not)."""
+    moved = 0
+    while moved < length:
         try:
-            step = os.splice(fd, _devnull(), count, flags=os.SPLICE_F_NONBLOCK)
-        except BlockingIOError:
-            return
-        except OSError:
-            step = len(os.read(fd, min(count, bytes_waiting(fd), 1 << 16)))
+            step = os.splice(source, fd, length - moved, flags=_SPLICE_FLAGS | more)
+        except (BlockingIOError, InterruptedError):
+            return moved, _Splice.FULL
+        except OSError as exc:
+            if exc.errno in _SPLICE_UNSUPPORTED:
+                return moved, _Splice.UNSUPPORTED
+            return moved, _Splice.BROKEN
         if not step:
-            return
-        count -= step
+            return moved, _Splice.BROKEN
+        moved += step
+    return moved, None
+
+
+def read_exactly(fd: int, length: int) -> bytes:
+    """``length`` bytes from a pipe, waiting as needed (fewer only at its end)."""
+    data = os.read(fd, length)
+    if len(data) == length or not data:
+        return data
+    pieces = [data]
+    missing = length - len(data)
+    while missing:
+        piece = os.read(fd, missing)
+        if not piece:
+            break
+        pieces.append(piece)
+        missing -= len(piece)
+    return b"".join(pieces)
 
 
 def bytes_waiting(fd: int) -> int:
