@@ -7,9 +7,10 @@ blocks). Instead, tee duplicates them into a store pipe, which costs a reference
 they wait there, in order, until acknowledged (spliced to /dev/null) or needed again (read).
 
 A pipe holds at most 1 MiB for a normal user (/proc/sys/fs/pipe-max-size), so a store chains
-a few. It takes nothing more (the caller copies instead) past LIMIT bytes, or once Linux gives
-no more pipe pages (a user past pipe-user-pages-soft gets pipes of two pages), so that it
-cannot starve the programs' own pipes.
+a few. It takes nothing more (the caller copies instead) past LIMIT bytes, which bounds what
+it takes of a normal user's pipe pages (pipe-user-pages-soft, 64 MiB by default, shared with
+the programs' own pipes), or once Linux gives no more (a user past that limit gets pipes of
+two pages).
 """
 
 from __future__ import annotations
