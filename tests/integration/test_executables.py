@@ -496,7 +496,7 @@ while len(block := src.read(size)) == size:
 """
 
 RESTART_JOBS = """
-import struct, time
+import os, struct, time
 from fission.core.jobs import ExecutableJob, PythonJob
 
 
@@ -530,6 +530,7 @@ class Copy(ExecutableJob):
 
 class Record(PythonJob):
     def setup(self):
+        open("host.pid", "w").write(str(os.getpid()))  # for the test to kill
         self.out = open("received.txt", "a")
 
     def run(self, block):
@@ -539,9 +540,9 @@ class Record(PythonJob):
 """
 
 
-@pytest.mark.parametrize("size", SIZES)
-def test_a_batched_program_restarted_mid_stream_goes_on_exactly(project, reap, size):
-    # the restarted job host starts at the first round its producer still has, not at 1
+def _kill_mid_stream(project, reap, size: int, victim: int) -> list[str]:
+    """Run the Counter -> Copy -> Record chain under ``simulate --restart``, kill job
+    ``victim``'s host once 500 blocks have arrived, and give what Record wrote."""
     folder = project.network(
         "net",
         jobs=RESTART_JOBS,
@@ -563,18 +564,24 @@ def test_a_batched_program_restarted_mid_stream_goes_on_exactly(project, reap, s
     (project.root / "bin" / "copy.py").write_text(COPY_PY)
     received = folder / "simulation" / "3" / "received.txt"
 
-    def values() -> list[int]:
-        return [int(v) for v in received.read_text().split()] if received.exists() else []
+    def lines() -> list[str]:
+        return received.read_text().split() if received.exists() else []
 
     process = project.start("net", "simulate", "--restart")
     reap.append(process)
     deadline = time.monotonic() + 30
-    while len(values()) < 500:
+    while len(lines()) < 500:
         assert time.monotonic() < deadline, "\n".join(process.errors)  # type: ignore[attr-defined]
         time.sleep(0.05)
-    os.kill(int((folder / "simulation" / "2" / "host.pid").read_text()), signal.SIGKILL)
+    os.kill(int((folder / "simulation" / str(victim) / "host.pid").read_text()), signal.SIGKILL)
     assert process.wait(timeout=60) == 0, "\n".join(process.errors)  # type: ignore[attr-defined]
-    assert values() == list(range(1, 6001))
+    return lines()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_a_batched_program_restarted_mid_stream_goes_on_exactly(project, reap, size):
+    # the restarted job host starts at the first round its producer still has, not at 1
+    assert _kill_mid_stream(project, reap, size, victim=2) == [str(n) for n in range(1, 6001)]
 
 
 @pytest.mark.parametrize("size", [64 * 1024, 256 * 1024])
@@ -583,43 +590,7 @@ def test_the_consumer_of_a_batched_program_restarted_mid_stream_gets_everything(
 ):
     # big blocks leave the program's pipe by splice, and its replay buffer keeps them as page
     # references (PageStore): the restarted consumer must get them again, intact
-    folder = project.network(
-        "net",
-        jobs=RESTART_JOBS.replace(
-            "    def setup(self):\n        self.out",
-            "    def setup(self):\n        open('host.pid', 'w').write(str(os.getpid()))\n"
-            "        self.out",
-        ).replace("import struct, time", "import os, struct, time"),
-        config=f"""
-        from fission.core.pipes import BytesPipe
-        from net.jobs.jobs import Counter, Copy, Record
-
-        Copy.PARAMETERS = "-s {size}"
-        JOBS = [
-            Counter({size}, outputs=[BytesPipe(1, {size})]),
-            Copy(inputs=[BytesPipe(1, {size})], outputs=[BytesPipe(2, {size})]),
-            Record(inputs=[BytesPipe(2, {size})]),
-        ]
-        JOB_RESTARTS = 2
-        CREDIT_WINDOW = 256
-        """,
-    )
-    (project.root / "bin").mkdir()
-    (project.root / "bin" / "copy.py").write_text(COPY_PY)
-    received = folder / "simulation" / "3" / "received.txt"
-
-    def values() -> list[str]:
-        return received.read_text().split() if received.exists() else []
-
-    process = project.start("net", "simulate", "--restart")
-    reap.append(process)
-    deadline = time.monotonic() + 30
-    while len(values()) < 500:
-        assert time.monotonic() < deadline, "\n".join(process.errors)  # type: ignore[attr-defined]
-        time.sleep(0.05)
-    os.kill(int((folder / "simulation" / "3" / "host.pid").read_text()), signal.SIGKILL)
-    assert process.wait(timeout=60) == 0, "\n".join(process.errors)  # type: ignore[attr-defined]
-    got = values()
+    got = _kill_mid_stream(project, reap, size, victim=3)
     assert "bad" not in got
     # a restarted sink may do again the rounds it had not acknowledged yet, never skip one
     assert list(dict.fromkeys(int(v) for v in got)) == list(range(1, 6001))
