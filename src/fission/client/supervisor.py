@@ -290,6 +290,7 @@ class Simulation:
             fence_after=self.fence_after,
             heartbeat=self.heartbeat,
             resume_hints=record.hints,
+            batch_scheduling=settings.JOB_SCHEDULING == "batch",
         )
         for fd, stream in self.backend.spawn(spec, str(workdir)):
             os.set_blocking(fd, False)

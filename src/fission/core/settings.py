@@ -52,6 +52,10 @@ def _not_negative(value: Any) -> str | None:
     return None if value >= 0 else "must be 0 or more"
 
 
+def _scheduling(value: Any) -> str | None:
+    return None if value in ("batch", "normal") else 'must be "batch" or "normal"'
+
+
 def _one_byte_head(value: Any) -> str | None:
     # The head is the frame's flags byte: 1 is the only size that travels (the original's
     # larger heads were not honoured consistently either).
@@ -107,6 +111,13 @@ SETTINGS: tuple[Setting, ...] = (
         "CREDIT_BYTES", 16 * 1024 * 1024, (int,), "bytes in flight per pipe", check=_at_least_one
     ),
     Setting("HEAD_SIZE", 1, (int,), "bytes of a block's head", check=_one_byte_head),
+    Setting(
+        "JOB_SCHEDULING",
+        "batch",
+        (str,),
+        "how Linux schedules the job hosts",
+        check=_scheduling,
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

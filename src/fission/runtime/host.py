@@ -59,6 +59,7 @@ from fission.runtime.framing import (
     run_length,
 )
 from fission.runtime.links import InputLink, OutputLink, Spliced
+from fission.runtime.scheduling import schedule_as_batch
 
 __all__ = ["HostSpec", "HostStopped", "JobHost"]
 
@@ -189,6 +190,7 @@ class HostSpec:
     # output pipe -> the sqn a restarted source should go on from when its consumer was lost
     # too (a fresh consumer knows nothing; the client knows how far the survivors got)
     resume_hints: dict[int, int] = field(default_factory=dict)
+    batch_scheduling: bool = True  # JOB_SCHEDULING = "batch" (see runtime/scheduling.py)
 
 
 class HostStopped(BaseException):
@@ -366,6 +368,8 @@ class JobHost:
         """Run the job; returns the process exit code (0 finished or stopped, 1 failed)."""
         code = 0
         keep_freed_buffers()
+        if self.spec.batch_scheduling:
+            schedule_as_batch()  # (before any thread or program is started: they inherit it)
         try:
             self._install_signals()
             self._open()
