@@ -38,7 +38,7 @@ from fission.core.pipes import BasePipe, BytesPipe
 from fission.runtime import pagestore
 from fission.runtime.framing import HEADER, RUN_BLOCK_MAX, Kind, run_length
 from fission.runtime.host import JobFailed
-from fission.runtime.links import Spliced, bytes_waiting, read_exactly
+from fission.runtime.links import Spliced, bytes_waiting, frame_parts, read_exactly
 
 __all__ = ["ExecutableBridge", "ExecutableFailed", "attach"]
 
@@ -603,41 +603,35 @@ def _passes_bytes(pipe: BasePipe) -> bool:
 def _frames(
     data: bytes, count: int, size: int, first: int, pipe_id: int, per_frame: int
 ) -> list[Any]:
-    """Headers and views of ``data``'s ``count`` blocks, alternately: a DATA frame each, or
-    RUN frames of up to ``per_frame`` blocks."""
-    view = memoryview(data)
-    pack = HEADER.pack
-    frames: list[Any] = []
-    if per_frame == 1 or count == 1:
-        for k in range(count):
-            frames.append(pack(_DATA, 0, pipe_id, first + k, size))
-            frames.append(view[k * size : (k + 1) * size])
-    else:
-        for index in range(0, count, per_frame):
-            blocks = min(per_frame, count - index)
-            frames.append(pack(_RUN, blocks - 1, pipe_id, first + index, blocks * size))
-            frames.append(view[index * size : (index + blocks) * size])
-    return frames
+    """Headers and views of ``data``'s ``count`` blocks, alternately (see _frame_heads)."""
+    return frame_parts(*_frame_heads(count, size, first, pipe_id, per_frame), data)
 
 
 def _spliced(fd: int, count: int, size: int, first: int, pipe_id: int, per_frame: int) -> Spliced:
     """The frames of the ``count`` blocks waiting in the program's output pipe ``fd``, to go
-    from there straight into the output's socket (the job host calls OutputLink.send_spliced
-    outside user code), as DATA frames or RUN frames of up to ``per_frame`` blocks.
+    from there straight into the output's socket (the job host calls OutputLink.send_spliced,
+    outside user code).
 
     Reading the program's pipe would hold its lock while 64 KiB blocks are copied out, and
     the program, writing its next one, would spin on it (measured: half the C relay's time).
     """
+    return Spliced(fd, *_frame_heads(count, size, first, pipe_id, per_frame))
+
+
+def _frame_heads(
+    count: int, size: int, first: int, pipe_id: int, per_frame: int
+) -> tuple[list[bytes], list[int]]:
+    """The headers and payload lengths of ``count`` blocks' frames from round ``first`` on:
+    a DATA frame each, or RUN frames of up to ``per_frame`` blocks."""
     pack = HEADER.pack
     if per_frame == 1 or count == 1:
-        headers = [pack(_DATA, 0, pipe_id, first + k, size) for k in range(count)]
-        return Spliced(fd, headers, [size] * count)
+        return [pack(_DATA, 0, pipe_id, first + k, size) for k in range(count)], [size] * count
     headers, lengths = [], []
     for index in range(0, count, per_frame):
         blocks = min(per_frame, count - index)
         headers.append(pack(_RUN, blocks - 1, pipe_id, first + index, blocks * size))
         lengths.append(blocks * size)
-    return Spliced(fd, headers, lengths)
+    return headers, lengths
 
 
 def _more_to_give(link: Any) -> bool:

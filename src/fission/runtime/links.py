@@ -108,14 +108,19 @@ class Spliced(NamedTuple):
     def read(self) -> list[Any]:
         """The frames as a batch: headers and payloads (read out of the pipe), alternately."""
         data = read_exactly(self.source, sum(self.lengths))
-        view = memoryview(data)
-        parts: list[Any] = []
-        start = 0
-        for header, length in zip(self.headers, self.lengths, strict=True):
-            parts.append(header)
-            parts.append(view[start : start + length])
-            start += length
-        return parts
+        return frame_parts(self.headers, self.lengths, data)
+
+
+def frame_parts(headers: list[bytes], lengths: list[int], data: bytes) -> list[Any]:
+    """Headers and views of ``data`` (the payloads of ``lengths``, in order), alternately."""
+    view = memoryview(data)
+    parts: list[Any] = []
+    start = 0
+    for header, length in zip(headers, lengths, strict=True):
+        parts.append(header)
+        parts.append(view[start : start + length])
+        start += length
+    return parts
 
 
 class OutputLink:
