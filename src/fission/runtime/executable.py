@@ -38,7 +38,8 @@ from fission.core.pipes import BasePipe, BytesPipe
 from fission.runtime import pagestore
 from fission.runtime.framing import HEADER, RUN_BLOCK_MAX, Kind, run_length
 from fission.runtime.host import JobFailed
-from fission.runtime.links import Spliced, bytes_waiting, frame_parts, read_exactly
+from fission.runtime.links import Spliced, frame_parts
+from fission.runtime.pipeio import bytes_waiting, read_exactly
 
 __all__ = ["ExecutableBridge", "ExecutableFailed", "attach"]
 

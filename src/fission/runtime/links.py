@@ -18,14 +18,11 @@ Both are used only by the job host's single I/O thread; neither blocks.
 
 from __future__ import annotations
 
-import array
 import contextlib
 import enum
 import errno
-import fcntl
 import os
 import socket
-import termios
 import time
 from collections import deque
 from typing import Any, Final, NamedTuple, NoReturn, Protocol
@@ -41,6 +38,7 @@ from fission.runtime.framing import (
     run_length,
 )
 from fission.runtime.pagestore import Held, PageStore
+from fission.runtime.pipeio import bytes_waiting, read_exactly
 
 __all__ = ["GIVEN", "InputLink", "OutputLink", "ProgramFeed", "bytes_waiting", "run_frames"]
 
@@ -1002,26 +1000,3 @@ def _splice_out(source: int, fd: int, length: int, more: int) -> tuple[int, _Spl
             return moved, _Splice.BROKEN
         moved += step
     return moved, None
-
-
-def read_exactly(fd: int, length: int) -> bytes:
-    """``length`` bytes from a pipe, waiting as needed (fewer only at its end)."""
-    data = os.read(fd, length)
-    if len(data) == length or not data:
-        return data
-    pieces = [data]
-    missing = length - len(data)
-    while missing:
-        piece = os.read(fd, missing)
-        if not piece:
-            break
-        pieces.append(piece)
-        missing -= len(piece)
-    return b"".join(pieces)
-
-
-def bytes_waiting(fd: int) -> int:
-    """Bytes received on a socket, or written into a pipe, and not read yet."""
-    count = array.array("i", [0])
-    fcntl.ioctl(fd, termios.FIONREAD, count, True)
-    return count[0]

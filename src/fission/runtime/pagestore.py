@@ -22,7 +22,10 @@ import fcntl
 import functools
 import os
 from collections import deque
+from collections.abc import Iterator
 from typing import Any
+
+from fission.runtime.pipeio import read_exactly
 
 #: Most bytes one store keeps; beyond, the replay buffer holds copies.
 LIMIT = 4 * 1024 * 1024
@@ -73,13 +76,12 @@ class PageStore:
 
     def drop(self, count: int) -> None:
         """Forget the first ``count`` bytes kept."""
-        self._consume(count, _drop_from)
+        for fd, step in self._take_out(count):
+            _drop_from(fd, step)
 
     def read(self, count: int) -> bytes:
         """The first ``count`` bytes kept, taken out of the store."""
-        pieces: list[bytes] = []
-        self._consume(count, lambda fd, n: pieces.append(_read_from(fd, n)))
-        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        return b"".join(read_exactly(fd, step) for fd, step in self._take_out(count))
 
     def close(self) -> None:
         """Drop everything and give the pipes back to Linux."""
@@ -91,14 +93,16 @@ class PageStore:
         self._spare.clear()
         self.held = 0
 
-    def _consume(self, count: int, take_from: Any) -> None:
+    def _take_out(self, count: int) -> Iterator[tuple[int, int]]:
+        """(pipe, bytes) to take out of the store's pipes in turn, for its first ``count``
+        bytes; the caller takes them out before asking for the next."""
         assert count <= self.held, (count, self.held)
         pipes = self._pipes
         self.held -= count
         while count:
             head = pipes[0]
             step = min(count, head[2])
-            take_from(head[0], step)
+            yield head[0], step
             head[2] -= step
             count -= step
             if not head[2] and len(pipes) > 1:
@@ -134,19 +138,6 @@ def _drop_from(fd: int, count: int) -> None:
             count -= os.splice(fd, _devnull(), count, flags=os.SPLICE_F_NONBLOCK)
         except OSError:  # (a /dev/null that cannot be spliced to)
             count -= len(os.read(fd, count))
-
-
-def _read_from(fd: int, count: int) -> bytes:
-    data = os.read(fd, count)
-    if len(data) == count:
-        return data
-    pieces = [data]
-    count -= len(data)
-    while count:
-        piece = os.read(fd, count)  # (the bytes are there: never waits, never ends)
-        pieces.append(piece)
-        count -= len(piece)
-    return b"".join(pieces)
 
 
 def _close(*fds: int) -> None:
